@@ -1,0 +1,29 @@
+/*
+ * hypervisor/vcpu.h - vCPUs: creation with their CPUID, MSRs and LAPIC LINT
+ * set-up, the boot register state of the BSP for each boot protocol, and the
+ * thread that runs KVM_RUN and dispatches exits. APs wait in KVM's
+ * uninitialised state for INIT/SIPI from the guest (in-kernel LAPIC).
+ * Threads: one thread per vCPU; setup on main.
+ */
+#ifndef VMM_VCPU_H
+#define VMM_VCPU_H
+
+#include <stddef.h>
+
+#include "vm.h"
+
+/* Creates vm->nr_vcpus vCPUs and sets them up for vm->boot. 0, or -1 with a message. */
+int vmm_vcpu_create_all(struct vmm_vm *vm, char *errbuf, size_t errlen);
+/* Starts one thread per vCPU (signals blocked except the kick). 0 or -1. */
+int vmm_vcpu_start_all(struct vmm_vm *vm, char *errbuf, size_t errlen);
+/* Joins all started threads, unmaps kvm_run areas and closes vCPU fds. */
+void vmm_vcpu_destroy_all(struct vmm_vm *vm);
+/*
+ * Handles one exit in run (the hot path): returns 0 to continue, or 1 when the
+ * VM must stop (a stop request has been made). Unit tests feed synthetic exits.
+ */
+int vmm_vcpu_handle_exit(struct vmm_vm *vm, struct vmm_vcpu *v, struct kvm_run *run);
+/* The signal used to kick vCPUs out of KVM_RUN. */
+#define VMM_KICK_SIGNAL SIGUSR1
+
+#endif
