@@ -1,0 +1,505 @@
+/*
+ * hypervisor/block/block.c - the generic image layer: format probing, opening backing chains
+ * (relative names, format enforcement, loop and depth limits), per-image locking, argument
+ * checks, dispatch to the raw and qcow2 drivers, and the pread/pwrite/error helpers.
+ * Threads: any; each public call holds img->lock. Trust: paths and headers are untrusted.
+ */
+#define ATOLL_LOG_MODULE "block"
+#include "block_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atoll/log.h"
+#include "atoll/util.h"
+
+/* ---- helpers shared with the drivers ---- */
+
+int blk_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0) {               /* past the end of the file: zeros */
+            memset(p, 0, len);
+            return 0;
+        }
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int blk_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int blk_sync(int fd)
+{
+    while (fdatasync(fd) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+void blk_punch(int fd, uint64_t off, uint64_t len)
+{
+    (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+}
+
+int blk_corrupt(struct blk_image *img, const char *fmt, ...)
+{
+    if (!img->corrupt_logged) {
+        img->corrupt_logged = 1;
+        va_list ap;
+        va_start(ap, fmt);
+        ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        log_error("image '%s' has corrupt metadata: %s (further errors not logged)", img->path,
+                  msg);
+    }
+    return -EIO;
+}
+
+static void err_vset(struct atoll_err *err, int code, const char *p1, const char *p2,
+                     const char *p3, const char *fmt, va_list ap)
+{
+    if (!err || atoll_err_is_set(err))
+        return;
+    ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
+    if (code == ATOLL_E_INTERNAL_ERROR || code == ATOLL_E_OPERATION_NOT_ALLOWED)
+        atoll_err_set(err, code, ATOLL_WHERE, msg, (const char *)NULL);
+    else if (p3)
+        atoll_err_set(err, code, ATOLL_WHERE, p1, p2, p3, (const char *)NULL);
+    else
+        atoll_err_set(err, code, ATOLL_WHERE, p1, p2, (const char *)NULL);
+    atoll_err_detail(err, "%s", msg);
+}
+
+void blk_err_invalid(struct atoll_err *err, const char *field, const char *value,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, ATOLL_E_INVALID_VALUE, field, value, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void blk_err_unsupported(struct atoll_err *err, const char *field, const char *value,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (!err || atoll_err_is_set(err))
+        return;
+    ATOLL_ERR(err, ATOLL_E_VALUE_NOT_SUPPORTED, field, value, msg);
+    atoll_err_detail(err, "%s", msg);
+}
+
+void blk_err_denied(struct atoll_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, ATOLL_E_OPERATION_NOT_ALLOWED, NULL, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void blk_err_io(struct atoll_err *err, int errnum, const char *fmt, ...)
+{
+    if (!err || atoll_err_is_set(err))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    ATOLL_AUTOFREE char *full = atoll_strdup_printf("%s: %s", msg, strerror(errnum));
+    ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, full);
+    atoll_err_detail(err, "%s", full);
+    err->sys_errno = errnum;
+}
+
+/* ---- formats ---- */
+
+const char *blk_format_name(enum blk_format format)
+{
+    switch (format) {
+    case BLK_FORMAT_RAW: return "raw";
+    case BLK_FORMAT_QCOW2: return "qcow2";
+    case BLK_FORMAT_AUTO: return "auto";
+    }
+    return "unknown";
+}
+
+int blk_format_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    if (strcmp(name, "raw") == 0)
+        return BLK_FORMAT_RAW;
+    if (strcmp(name, "qcow2") == 0)
+        return BLK_FORMAT_QCOW2;
+    if (strcmp(name, "auto") == 0)
+        return BLK_FORMAT_AUTO;
+    return -1;
+}
+
+static const struct blk_driver *driver_for(enum blk_format format)
+{
+    return format == BLK_FORMAT_RAW ? &blk_raw_driver : &blk_qcow2_driver;
+}
+
+static enum blk_format probe(int fd)
+{
+    uint8_t magic[4];
+    if (blk_pread(fd, magic, sizeof(magic), 0) == 0 && memcmp(magic, "QFI\xfb", 4) == 0)
+        return BLK_FORMAT_QCOW2;
+    return BLK_FORMAT_RAW;
+}
+
+/* ---- open / close ---- */
+
+struct chain_id {
+    dev_t dev;
+    ino_t ino;
+    const struct chain_id *below_top; /* the image that names this one as backing */
+};
+
+/* Backing path: absolute as is, relative to the directory of the naming image. */
+static char *resolve_backing(const char *image_path, const char *name)
+{
+    if (name[0] == '/')
+        return atoll_strdup(name);
+    const char *slash = strrchr(image_path, '/');
+    if (!slash)
+        return atoll_strdup(name);
+    return atoll_strdup_printf("%.*s/%s", (int)(slash - image_path), image_path, name);
+}
+
+static void image_free(struct blk_image *img)
+{
+    if (!img)
+        return;
+    if (img->drv && img->priv)
+        img->drv->close(img);
+    blk_close(img->backing);
+    if (img->fd >= 0)
+        close(img->fd);
+    pthread_mutex_destroy(&img->lock);
+    free(img->path);
+    free(img->backing_file);
+    free(img->backing_format);
+    free(img->backing_path);
+    free(img);
+}
+
+static int open_one(const char *path, enum blk_format format, unsigned flags,
+                    const struct chain_id *above, unsigned depth, struct blk_image **out,
+                    struct atoll_err *err)
+{
+    if (depth > BLK_MAX_CHAIN_DEPTH) {
+        blk_err_denied(err, "backing chain of '%s' is deeper than %u images", path,
+                       BLK_MAX_CHAIN_DEPTH);
+        return -1;
+    }
+    int rw = (flags & BLK_OPEN_RDWR) != 0;
+    ATOLL_AUTOCLOSE int fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        blk_err_io(err, errno, "cannot open image '%s'", path);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        blk_err_io(err, errno, "cannot stat image '%s'", path);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        blk_err_invalid(err, "path", path, "image '%s' is not a regular file or block device",
+                        path);
+        return -1;
+    }
+    for (const struct chain_id *c = above; c; c = c->below_top) {
+        if (c->dev == st.st_dev && c->ino == st.st_ino) {
+            blk_err_denied(err, "backing chain loop: '%s' is already in the chain", path);
+            return -1;
+        }
+    }
+    enum blk_format found = probe(fd);
+    if (format == BLK_FORMAT_AUTO)
+        format = found;
+    else if (format == BLK_FORMAT_QCOW2 && found != BLK_FORMAT_QCOW2) {
+        blk_err_invalid(err, "format", "qcow2", "image '%s' is not qcow2 (no QFI magic)", path);
+        return -1;
+    }
+
+    struct blk_image *img = atoll_calloc(1, sizeof(*img));
+    pthread_mutex_init(&img->lock, NULL);
+    img->fd = atoll_steal_fd(&fd);
+    img->path = atoll_strdup(path);
+    img->read_only = !rw;
+    img->depth = depth;
+    img->file_size_at_open = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    img->drv = driver_for(format);
+    if (img->drv->open(img, err) < 0) {
+        image_free(img);
+        return -1;
+    }
+    if (img->backing_file && !(flags & BLK_OPEN_NO_BACKING)) {
+        int bfmt = BLK_FORMAT_AUTO;
+        if (img->backing_format) {
+            bfmt = blk_format_from_name(img->backing_format);
+            if (bfmt < 0 || bfmt == BLK_FORMAT_AUTO) {
+                blk_err_unsupported(err, "backing_format", img->backing_format,
+                                    "image '%s' names backing format '%s'; only raw and qcow2"
+                                    " are supported", path, img->backing_format);
+                image_free(img);
+                return -1;
+            }
+        }
+        img->backing_path = resolve_backing(path, img->backing_file);
+        struct chain_id me = {st.st_dev, st.st_ino, above};
+        if (open_one(img->backing_path, (enum blk_format)bfmt, flags & ~BLK_OPEN_RDWR, &me,
+                     depth + 1, &img->backing, err) < 0) {
+            atoll_err_detail(err, "cannot open backing file '%s' of '%s': %s",
+                             img->backing_path, path, err->detail ? err->detail : "error");
+            image_free(img);
+            return -1;
+        }
+    }
+    *out = img;
+    return 0;
+}
+
+int blk_open(const char *path, enum blk_format format, unsigned flags, struct blk_image **out,
+             struct atoll_err *err)
+{
+    if (!path || !*path || !out) {
+        blk_err_invalid(err, "path", "", "blk_open needs an image path");
+        return -1;
+    }
+    if (format != BLK_FORMAT_AUTO && format != BLK_FORMAT_RAW && format != BLK_FORMAT_QCOW2) {
+        blk_err_invalid(err, "format", "?", "unknown image format %d", (int)format);
+        return -1;
+    }
+    return open_one(path, format, flags, NULL, 0, out, err);
+}
+
+void blk_close(struct blk_image *img)
+{
+    if (!img)
+        return;
+    if (!img->read_only && img->drv->flush(img) < 0)
+        log_warn("flushing '%s' on close failed", img->path);
+    image_free(img);
+}
+
+uint64_t blk_get_size(const struct blk_image *img)
+{
+    return __atomic_load_n(&img->size, __ATOMIC_ACQUIRE);
+}
+
+int blk_is_read_only(const struct blk_image *img) { return img->read_only; }
+enum blk_format blk_get_format(const struct blk_image *img) { return img->drv->format; }
+const char *blk_get_path(const struct blk_image *img) { return img->path; }
+struct blk_image *blk_get_backing(const struct blk_image *img) { return img->backing; }
+
+/* ---- I/O ---- */
+
+static int range_ok(struct blk_image *img, uint64_t off, uint64_t len)
+{
+    return off <= img->size && len <= img->size - off;
+}
+
+int blk_read_backing(struct blk_image *img, void *buf, uint64_t off, size_t len)
+{
+    struct blk_image *b = img->backing;
+    uint64_t bsize = b ? blk_get_size(b) : 0;
+    size_t n = 0;
+    if (off < bsize)
+        n = (size_t)(bsize - off < len ? bsize - off : len);
+    if (n > 0) {
+        int r = blk_read(b, buf, off, n);
+        if (r < 0)
+            return r;
+    }
+    memset((uint8_t *)buf + n, 0, len - n);
+    return 0;
+}
+
+int blk_read(struct blk_image *img, void *buf, uint64_t offset, size_t len)
+{
+    pthread_mutex_lock(&img->lock);
+    int r = range_ok(img, offset, len) ? (len ? img->drv->read(img, buf, offset, len) : 0)
+                                       : -EINVAL;
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
+int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t len)
+{
+    if (img->read_only)
+        return -EROFS;
+    pthread_mutex_lock(&img->lock);
+    int r = range_ok(img, offset, len) ? (len ? img->drv->write(img, buf, offset, len) : 0)
+                                       : -EINVAL;
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
+int blk_flush(struct blk_image *img)
+{
+    if (img->read_only)
+        return 0;
+    pthread_mutex_lock(&img->lock);
+    int r = img->drv->flush(img);
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
+int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len)
+{
+    if (img->read_only)
+        return -EROFS;
+    pthread_mutex_lock(&img->lock);
+    int r = range_ok(img, offset, len) ? (len ? img->drv->discard(img, offset, len) : 0)
+                                       : -EINVAL;
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
+int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err)
+{
+    if (img->read_only) {
+        blk_err_denied(err, "cannot resize '%s': it is open read-only", img->path);
+        return -1;
+    }
+    pthread_mutex_lock(&img->lock);
+    int r = new_size == img->size ? 0 : img->drv->resize(img, new_size, err);
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
+int blk_info(struct blk_image *img, struct blk_info *out, struct atoll_err *err)
+{
+    struct stat st;
+    if (fstat(img->fd, &st) < 0) {
+        blk_err_io(err, errno, "cannot stat image '%s'", img->path);
+        return -1;
+    }
+    struct blk_info info = {0};
+    pthread_mutex_lock(&img->lock);
+    info.format = img->drv->format;
+    info.virtual_size = img->size;
+    info.file_size = (uint64_t)st.st_size;
+    info.disk_size = (uint64_t)st.st_blocks * 512;
+    info.read_only = img->read_only;
+    info.path = img->path;
+    info.backing_file = img->backing_file;
+    info.backing_format = img->backing_format;
+    info.backing_path = img->backing ? img->backing->path : NULL;
+    for (struct blk_image *b = img->backing; b; b = b->backing)
+        info.chain_depth++;
+    img->drv->info(img, &info);
+    pthread_mutex_unlock(&img->lock);
+    *out = info;
+    return 0;
+}
+
+int blk_check(struct blk_image *img, unsigned flags, struct blk_check_result *out,
+              struct atoll_err *err)
+{
+    if ((flags & BLK_CHECK_REPAIR_LEAKS) && img->read_only) {
+        blk_err_denied(err, "cannot repair '%s': it is open read-only", img->path);
+        return -1;
+    }
+    struct blk_check_result res = {0};
+    pthread_mutex_lock(&img->lock);
+    int r = img->drv->check(img, flags, &res, err);
+    pthread_mutex_unlock(&img->lock);
+    if (r == 0)
+        *out = res;
+    return r;
+}
+
+/* ---- create ---- */
+
+int blk_create(const char *path, const struct blk_create_opts *opts, struct atoll_err *err)
+{
+    if (!path || !*path || !opts) {
+        blk_err_invalid(err, "path", "", "blk_create needs a path and options");
+        return -1;
+    }
+    enum blk_format format = opts->format == BLK_FORMAT_AUTO ? BLK_FORMAT_QCOW2 : opts->format;
+    if (format != BLK_FORMAT_RAW && format != BLK_FORMAT_QCOW2) {
+        blk_err_invalid(err, "format", "?", "unknown image format %d", (int)opts->format);
+        return -1;
+    }
+    uint64_t size = opts->size;
+    ATOLL_AUTOFREE char *bfmt = NULL;
+    if (opts->backing_file) {
+        if (format != BLK_FORMAT_QCOW2) {
+            blk_err_invalid(err, "backing_file", opts->backing_file,
+                            "a backing file needs the qcow2 format");
+            return -1;
+        }
+        size_t blen = strlen(opts->backing_file);
+        if (blen == 0 || blen > BLK_MAX_BACKING_NAME) {
+            blk_err_invalid(err, "backing_file", opts->backing_file,
+                            "backing file name must be 1..%d bytes", BLK_MAX_BACKING_NAME);
+            return -1;
+        }
+        ATOLL_AUTOFREE char *bpath = resolve_backing(path, opts->backing_file);
+        struct blk_image *b = NULL;
+        if (blk_open(bpath, opts->backing_format, 0, &b, err) < 0) {
+            atoll_err_detail(err, "cannot open backing file '%s': %s", bpath,
+                             err->detail ? err->detail : "error");
+            return -1;
+        }
+        if (size == 0)
+            size = blk_get_size(b);
+        bfmt = atoll_strdup(blk_format_name(blk_get_format(b)));
+        blk_close(b);
+    }
+    ATOLL_AUTOCLOSE int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        blk_err_io(err, errno, "cannot create image '%s'", path);
+        return -1;
+    }
+    if (driver_for(format)->create(fd, path, opts, size, bfmt, err) < 0)
+        return -1;
+    int r = blk_sync(fd);
+    if (r < 0) {
+        blk_err_io(err, -r, "cannot sync new image '%s'", path);
+        return -1;
+    }
+    return 0;
+}

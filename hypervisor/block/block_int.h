@@ -1,0 +1,84 @@
+/*
+ * hypervisor/block/block_int.h - what the generic layer (block.c) and the format drivers
+ * (raw.c, qcow2*.c) share: the image object, the driver table, pread/pwrite helpers and
+ * error helpers. Not installed. Threads: driver ops run with img->lock held by block.c.
+ * Trust: drivers validate everything they read from the image file.
+ */
+#ifndef ATOLL_BLOCK_INT_H
+#define ATOLL_BLOCK_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "atoll/block.h"
+#include "atoll/err.h"
+
+struct blk_image;
+
+struct blk_driver {
+    const char *name;
+    enum blk_format format;
+    /* Reads and validates metadata; sets img->size, img->backing_file/_format. */
+    int (*open)(struct blk_image *img, struct atoll_err *err);
+    void (*close)(struct blk_image *img);
+    int (*read)(struct blk_image *img, void *buf, uint64_t off, size_t len);
+    int (*write)(struct blk_image *img, const void *buf, uint64_t off, size_t len);
+    int (*flush)(struct blk_image *img);
+    int (*discard)(struct blk_image *img, uint64_t off, uint64_t len);
+    int (*resize)(struct blk_image *img, uint64_t size, struct atoll_err *err);
+    void (*info)(struct blk_image *img, struct blk_info *out);
+    int (*check)(struct blk_image *img, unsigned flags, struct blk_check_result *out,
+                 struct atoll_err *err);
+    /* Writes a new empty image into fd (already truncated to 0). */
+    int (*create)(int fd, const char *path, const struct blk_create_opts *opts, uint64_t size,
+                  const char *backing_format, struct atoll_err *err);
+};
+
+extern const struct blk_driver blk_raw_driver;
+extern const struct blk_driver blk_qcow2_driver;
+
+struct blk_image {
+    pthread_mutex_t lock;
+    const struct blk_driver *drv;
+    char *path;
+    int fd;
+    int read_only;
+    uint64_t size;              /* virtual size; written under lock, read atomically */
+    uint64_t file_size_at_open;
+    char *backing_file;         /* from the header (owned) */
+    char *backing_format;       /* from the header (owned) */
+    char *backing_path;         /* resolved path of the opened backing image (owned) */
+    struct blk_image *backing;  /* owned */
+    unsigned depth;             /* 0 for the top image */
+    int corrupt_logged;
+    void *priv;                 /* driver state */
+};
+
+/* Whole-buffer pread; bytes past the end of the file read as zeros. 0 or -errno. */
+int blk_pread(int fd, void *buf, size_t len, uint64_t off);
+/* Whole-buffer pwrite. 0 or -errno. */
+int blk_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* fdatasync. 0 or -errno. */
+int blk_sync(int fd);
+/* Punches a hole (best effort; errors ignored). */
+void blk_punch(int fd, uint64_t off, uint64_t len);
+
+/* Reads the backing chain's data for [off, off+len) of img; zeros where it has none. */
+int blk_read_backing(struct blk_image *img, void *buf, uint64_t off, size_t len);
+
+/* Logs (once per image) that metadata met during I/O is corrupt; returns -EIO. */
+int blk_corrupt(struct blk_image *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Error helpers: fill params and a one-line detail (printf). */
+void blk_err_invalid(struct atoll_err *err, const char *field, const char *value,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void blk_err_unsupported(struct atoll_err *err, const char *field, const char *value,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void blk_err_denied(struct atoll_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* errnum is a positive errno; the message gets ": strerror" appended. */
+void blk_err_io(struct atoll_err *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
