@@ -52,7 +52,9 @@ int vmm_cpuid_filter(const struct kvm_cpuid_entry2 *in, int n, const struct vmm_
             e.ebx = (e.ebx & 0x0000ffffu) | ((nr > 255 ? 255 : nr) << 16) | (id << 24);
             e.ecx |= 1u << 31;                       /* running on a hypervisor */
             if (p->tsc_deadline)
-                e.ecx |= 1u << 24;
+                e.ecx |= 1u << 24;                   /* emulated by KVM's LAPIC */
+            else
+                e.ecx &= ~(1u << 24);
             if (nr > 1)
                 e.edx |= 1u << 28;                   /* HTT: EBX[23:16] is valid */
             break;
