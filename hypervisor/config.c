@@ -25,12 +25,14 @@ const char vmm_config_usage[] =
     "  --control-socket PATH  UNIX socket for the control protocol (hypervisor/README.md)\n"
     "  --uuid UUID            VM uuid (default: random)\n"
     "  --name NAME            VM name (default: atoll-vm)\n"
+    "  --disk SPEC            virtio-blk disk, repeatable (up to 16): path=IMAGE[,format=raw|\n"
+    "                         qcow2][,readonly=on][,serial=S][,poll=on][,poll_us=N]\n"
     "  --config FILE          read key=value options (same names) from FILE\n"
     "  -h, --help             this text;  -V, --version  the version\n"
     "exit status: 0 poweroff, 1 startup failure, 2 usage error, 3 reboot, 4 triple fault,\n"
     "             5 guest panic, 6 destroyed, 7 internal error while running\n";
 
-enum opt_kind { OPT_STR, OPT_SIZE, OPT_UINT, OPT_FLAG, OPT_FILE };
+enum opt_kind { OPT_STR, OPT_SIZE, OPT_UINT, OPT_FLAG, OPT_FILE, OPT_DISK };
 
 struct opt {
     const char *name;
@@ -50,6 +52,7 @@ static const struct opt opts[] = {
     {"control-socket", OPT_STR, OFF(control_socket)},
     {"uuid", OPT_STR, OFF(uuid)},
     {"name", OPT_STR, OFF(name)},
+    {"disk", OPT_DISK, 0},
     {"config", OPT_FILE, 0},
     {"help", OPT_FLAG, OFF(show_help)},
     {"version", OPT_FLAG, OFF(show_version)},
@@ -72,6 +75,8 @@ void vmm_config_fini(struct vmm_config *cfg)
     free(cfg->control_socket);
     free(cfg->uuid);
     free(cfg->name);
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        free(cfg->disks[i]);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -164,6 +169,14 @@ int vmm_config_set(struct vmm_config *cfg, const char *key, const char *value, c
     }
     case OPT_FILE:
         return load_file(cfg, value, errbuf, errlen);
+    case OPT_DISK: /* virtio: repeatable; the spec is checked when the disk is added */
+        if (cfg->ndisks >= ATOLL_ARRAY_SIZE(cfg->disks)) {
+            snprintf(errbuf, errlen, "option 'disk': at most %zu disks",
+                     ATOLL_ARRAY_SIZE(cfg->disks));
+            return -1;
+        }
+        cfg->disks[cfg->ndisks++] = atoll_strdup(value);
+        return 0;
     case OPT_FLAG:
         break;
     }

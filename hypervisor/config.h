@@ -24,6 +24,8 @@ struct vmm_config {
     char *control_socket;  /* UNIX socket: control protocol (README.md) */
     char *uuid;            /* default: generated */
     char *name;            /* default: "atoll-vm" */
+    char *disks[16];       /* virtio: --disk specs in order (hypervisor/virtio/blk.h) */
+    unsigned ndisks;
     int show_help, show_version;
 };
 

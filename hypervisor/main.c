@@ -30,6 +30,7 @@
 #include "control.h"
 #include "kvm.h"
 #include "vcpu.h"
+#include "virtio/vdevs.h" /* virtio: PCI bus and devices */
 #include "vm.h"
 
 #define ERRLEN 512
@@ -157,6 +158,18 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
     free(m->initrd);
     m->image = m->initrd = NULL;
 
+    /* virtio: the PCI bus over guest RAM, then one virtio-blk per --disk */
+    struct guestmem gm = {0};
+    gmem_add(&gm, 0, vm->mem.low_size, vm->mem.host);
+    if (vm->mem.high_size)
+        gmem_add(&gm, VMM_HIGH_RAM_START, vm->mem.high_size, vm->mem.host + vm->mem.low_size);
+    vm->vdevs = vdevs_new(vm->vm_fd, &gm, VDEVS_MMIO_BASE, VDEVS_MMIO_SIZE, errbuf, errlen);
+    if (!vm->vdevs)
+        return -1;
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        if (vdevs_add_disk(vm->vdevs, cfg->disks[i], errbuf, errlen) < 0)
+            return -1;
+
     vmm_uart_init(&vm->uart, uart_out, uart_irq, vm);
     m->uart_ready = 1;
     if (vmm_console_init(&vm->console, cfg->console_log, cfg->console_socket, console_in, vm,
@@ -181,6 +194,8 @@ static void teardown(struct machine *m, int status, const char *reason)
     struct vmm_vm *vm = &m->vm;
     vmm_vm_kick_all(vm);
     vmm_vcpu_destroy_all(vm);
+    vdevs_free(vm->vdevs); /* virtio: stops the disks' I/O threads */
+    vm->vdevs = NULL;
     if (m->control_ready)
         vmm_control_fini(&m->control, status, reason);
     if (m->console_ready)

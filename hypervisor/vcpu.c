@@ -7,6 +7,7 @@
  */
 #define ATOLL_LOG_MODULE "vcpu"
 #include "vcpu.h"
+#include "virtio/vdevs.h" /* virtio: exit dispatch */
 
 #include <errno.h>
 #include <signal.h>
@@ -192,12 +193,23 @@ int vmm_vcpu_handle_exit(struct vmm_vm *vm, struct vmm_vcpu *v, struct kvm_run *
             (uint64_t)size * count > vm->run_size - run->io.data_offset)
             return 0;
         uint8_t *data = (uint8_t *)run + run->io.data_offset;
-        for (uint32_t i = 0; i < count; i++)
+        for (uint32_t i = 0; i < count; i++) {
+            /* virtio: PCI configuration ports 0xCF8-0xCFF */
+            if (vm->vdevs && vdevs_pio(vm->vdevs, run->io.port,
+                                       run->io.direction == KVM_EXIT_IO_OUT, size,
+                                       data + (uint64_t)i * size))
+                continue;
             vmm_ioport_access(vm, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, size,
                               data + (uint64_t)i * size);
+        }
         return 0;
     }
     case KVM_EXIT_MMIO:
+        /* virtio: PCI BARs */
+        if (vm->vdevs && run->mmio.len <= 8 &&
+            vdevs_mmio(vm->vdevs, run->mmio.phys_addr, run->mmio.is_write, run->mmio.len,
+                       run->mmio.data))
+            return 0;
         if (!run->mmio.is_write)
             memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
         return 0;

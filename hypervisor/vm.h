@@ -35,6 +35,7 @@ enum vmm_run_state { VMM_STATE_STARTING, VMM_STATE_RUNNING, VMM_STATE_PAUSED,
                      VMM_STATE_STOPPING };
 
 struct vmm_vm;
+struct vdevs; /* virtio: hypervisor/virtio/vdevs.h */
 
 struct vmm_vcpu {
     struct vmm_vm *vm;
@@ -62,6 +63,7 @@ struct vmm_vm {
     struct vmm_vcpu *vcpus;
     struct vmm_uart uart;
     struct vmm_console console;
+    struct vdevs *vdevs;        /* virtio: PCI bus and devices, NULL before setup */
     uint64_t start_ns;          /* when the process started */
 
     pthread_mutex_t lock;

@@ -409,9 +409,18 @@ static bool io_size_ok(unsigned size)
     return size == 1 || size == 2 || size == 4;
 }
 
+/* Ports of the configuration mechanism: 0xCF8 as a dword only (byte accesses to 0xCF9
+ * are the chipset's reset control register, which the VMM core handles), 0xCFC-0xCFF. */
+static bool cfg_port(uint16_t port, unsigned size)
+{
+    if (port == PCI_CFG_ADDR_PORT)
+        return size == 4;
+    return port >= PCI_CFG_DATA_PORT && port <= PCI_CFG_DATA_PORT + 3;
+}
+
 bool pci_io_read(struct pci_bus *bus, uint16_t port, unsigned size, void *data)
 {
-    if (port < PCI_CFG_ADDR_PORT || port > PCI_CFG_DATA_PORT + 3)
+    if (!cfg_port(port, size))
         return false;
     uint32_t v = 0xFFFFFFFFu;
     if (!io_size_ok(size)) {
@@ -437,7 +446,7 @@ bool pci_io_read(struct pci_bus *bus, uint16_t port, unsigned size, void *data)
 
 bool pci_io_write(struct pci_bus *bus, uint16_t port, unsigned size, const void *data)
 {
-    if (port < PCI_CFG_ADDR_PORT || port > PCI_CFG_DATA_PORT + 3)
+    if (!cfg_port(port, size))
         return false;
     if (!io_size_ok(size))
         return true;

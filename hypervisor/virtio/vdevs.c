@@ -1,0 +1,255 @@
+/*
+ * hypervisor/virtio/vdevs.c - glue between KVM and the PCI/virtio devices: implements the
+ * pci_host_ops callbacks with KVM ioctls (GSI routing table with the default irqchip routes
+ * plus one MSI route per used vector, irqfd, ioeventfd, IRQ line), owns the device list.
+ * Threads: the routing table is shared by every device's I/O thread (gsi_lock).
+ * Trust: MSI address/data come from the guest's MSI-X tables; KVM validates them.
+ */
+#define ATOLL_LOG_MODULE "vdevs"
+#include "vdevs.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "atoll/log.h"
+#include "atoll/util.h"
+#include "blk.h"
+#include "pci.h"
+
+#define VDEVS_IRQCHIP_GSIS 24  /* IOAPIC pins; PIC on 0..15 */
+#define VDEVS_MAX_MSI 256
+/* INTx GSIs for PCI slots: IOAPIC pins no legacy device uses (SCI is 9, COM1 4, RTC 8) */
+static const uint32_t intx_gsis[] = {10, 11};
+
+struct vdevs {
+    int vm_fd;
+    struct guestmem gm;
+    struct pci_bus *bus;
+    pthread_mutex_t gsi_lock;
+    bool msi_used[VDEVS_MAX_MSI];
+    uint64_t msi_addr[VDEVS_MAX_MSI];
+    uint32_t msi_data[VDEVS_MAX_MSI];
+    unsigned ndisks;
+    struct vdev_blk *disks[VDEVS_MAX_DISKS];
+};
+
+/* Rebuilds and installs the whole routing table (KVM replaces it). gsi_lock held. */
+static int set_routing(struct vdevs *v)
+{
+    size_t max = 2 * 16 + (VDEVS_IRQCHIP_GSIS - 16) + VDEVS_MAX_MSI;
+    struct kvm_irq_routing *r =
+        atoll_calloc(1, sizeof(*r) + max * sizeof(struct kvm_irq_routing_entry));
+    unsigned n = 0;
+    /* the kernel's default routes: PIC (master 0-7, slave 8-15) and IOAPIC (0-23) */
+    for (uint32_t g = 0; g < VDEVS_IRQCHIP_GSIS; g++) {
+        if (g < 16) {
+            r->entries[n].gsi = g;
+            r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+            r->entries[n].u.irqchip.irqchip = g < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+            r->entries[n].u.irqchip.pin = g % 8;
+            n++;
+        }
+        r->entries[n].gsi = g;
+        r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+        r->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+        r->entries[n].u.irqchip.pin = g;
+        n++;
+    }
+    for (unsigned i = 0; i < VDEVS_MAX_MSI; i++) {
+        if (!v->msi_used[i])
+            continue;
+        r->entries[n].gsi = VDEVS_IRQCHIP_GSIS + i;
+        r->entries[n].type = KVM_IRQ_ROUTING_MSI;
+        r->entries[n].u.msi.address_lo = (uint32_t)v->msi_addr[i];
+        r->entries[n].u.msi.address_hi = (uint32_t)(v->msi_addr[i] >> 32);
+        r->entries[n].u.msi.data = v->msi_data[i];
+        n++;
+    }
+    r->nr = n;
+    int rc = ioctl(v->vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
+    free(r);
+    return rc;
+}
+
+static int kvm_msi_route(void *opaque, int efd, uint32_t *gsi, uint64_t addr, uint32_t data)
+{
+    struct vdevs *v = opaque;
+    if (v->vm_fd < 0)
+        return -ENODEV;
+    pthread_mutex_lock(&v->gsi_lock);
+    bool fresh = *gsi == PCI_NO_GSI;
+    unsigned i = 0;
+    if (fresh) {
+        while (i < VDEVS_MAX_MSI && v->msi_used[i])
+            i++;
+        if (i == VDEVS_MAX_MSI) {
+            pthread_mutex_unlock(&v->gsi_lock);
+            return -ENOSPC;
+        }
+    } else {
+        i = *gsi - VDEVS_IRQCHIP_GSIS;
+        if (*gsi < VDEVS_IRQCHIP_GSIS || i >= VDEVS_MAX_MSI) {
+            pthread_mutex_unlock(&v->gsi_lock);
+            return -EINVAL;
+        }
+    }
+    v->msi_used[i] = true;
+    v->msi_addr[i] = addr;
+    v->msi_data[i] = data;
+    int rc = set_routing(v);
+    if (rc == 0 && fresh) {
+        struct kvm_irqfd irqfd = {.fd = (uint32_t)efd, .gsi = VDEVS_IRQCHIP_GSIS + i};
+        if (ioctl(v->vm_fd, KVM_IRQFD, &irqfd) < 0)
+            rc = -errno;
+    }
+    if (rc < 0) {
+        if (fresh) {
+            v->msi_used[i] = false;
+            set_routing(v);
+        }
+        log_warn("MSI route for 0x%llx/0x%x failed: %s", (unsigned long long)addr, data,
+                 strerror(-rc));
+    } else if (fresh) {
+        *gsi = VDEVS_IRQCHIP_GSIS + i;
+    }
+    pthread_mutex_unlock(&v->gsi_lock);
+    return rc;
+}
+
+static void kvm_msi_unroute(void *opaque, int efd, uint32_t gsi)
+{
+    struct vdevs *v = opaque;
+    if (v->vm_fd < 0 || gsi < VDEVS_IRQCHIP_GSIS || gsi - VDEVS_IRQCHIP_GSIS >= VDEVS_MAX_MSI)
+        return;
+    pthread_mutex_lock(&v->gsi_lock);
+    struct kvm_irqfd irqfd = {.fd = (uint32_t)efd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+    ioctl(v->vm_fd, KVM_IRQFD, &irqfd);
+    v->msi_used[gsi - VDEVS_IRQCHIP_GSIS] = false;
+    set_routing(v);
+    pthread_mutex_unlock(&v->gsi_lock);
+}
+
+static int kvm_msi_send(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct vdevs *v = opaque;
+    if (v->vm_fd < 0)
+        return -ENODEV;
+    struct kvm_msi msi = {.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32),
+                          .data = data};
+    return ioctl(v->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
+static int kvm_ioeventfd(void *opaque, int efd, uint64_t gpa, uint32_t len, bool assign)
+{
+    struct vdevs *v = opaque;
+    if (v->vm_fd < 0)
+        return -ENODEV;
+    struct kvm_ioeventfd io = {.addr = gpa, .len = len, .fd = efd,
+                               .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN};
+    if (ioctl(v->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+        int e = errno;
+        log_warn("ioeventfd at 0x%llx: %s (notifications go through MMIO exits)",
+                 (unsigned long long)gpa, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+static void kvm_intx_set(void *opaque, uint32_t gsi, int level)
+{
+    struct vdevs *v = opaque;
+    if (v->vm_fd < 0)
+        return;
+    struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
+    ioctl(v->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+struct vdevs *vdevs_new(int vm_fd, const struct guestmem *gm, uint64_t mmio_base,
+                        uint64_t mmio_size, char *errbuf, size_t errlen)
+{
+    struct vdevs *v = atoll_calloc(1, sizeof(*v));
+    v->vm_fd = vm_fd;
+    v->gm = *gm;
+    pthread_mutex_init(&v->gsi_lock, NULL);
+    struct pci_host_ops ops = {
+        .opaque = v, .msi_route = kvm_msi_route, .msi_unroute = kvm_msi_unroute,
+        .msi_send = kvm_msi_send, .ioeventfd = kvm_ioeventfd, .intx_set = kvm_intx_set,
+    };
+    v->bus = pci_bus_new(&ops, mmio_base, mmio_size);
+    if (!v->bus) {
+        snprintf(errbuf, errlen, "PCI MMIO window 0x%llx+0x%llx is invalid: expected a "
+                 "4 KiB-aligned, non-empty range", (unsigned long long)mmio_base,
+                 (unsigned long long)mmio_size);
+        pthread_mutex_destroy(&v->gsi_lock);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void vdevs_free(struct vdevs *v)
+{
+    if (!v)
+        return;
+    for (unsigned i = 0; i < v->ndisks; i++)
+        vdev_blk_free(v->disks[i]);
+    pci_bus_free(v->bus);
+    pthread_mutex_destroy(&v->gsi_lock);
+    free(v);
+}
+
+int vdevs_add_disk(struct vdevs *v, const char *spec, char *errbuf, size_t errlen)
+{
+    struct vdev_blk_opts o;
+    char sub[256];
+    if (v->ndisks >= VDEVS_MAX_DISKS) {
+        snprintf(errbuf, errlen, "disk '%s': at most %d disks per VM", spec, VDEVS_MAX_DISKS);
+        return -1;
+    }
+    if (vdev_blk_parse(spec, &o, sub, sizeof(sub)) < 0) {
+        snprintf(errbuf, errlen, "--disk %s: %s", spec, sub);
+        return -1;
+    }
+    struct vdev_blk *b = vdev_blk_new(&o, &v->gm, sub, sizeof(sub));
+    if (!b) {
+        snprintf(errbuf, errlen, "--disk %s: %s", spec, sub);
+        return -1;
+    }
+    uint32_t gsi = v->vm_fd >= 0 ? intx_gsis[v->ndisks % ATOLL_ARRAY_SIZE(intx_gsis)] : PCI_NO_GSI;
+    int slot = pci_bus_add(v->bus, vdev_blk_pci(b), gsi);
+    if (slot < 0) {
+        snprintf(errbuf, errlen, "--disk %s: no room on the PCI bus (slots or MMIO window)",
+                 spec);
+        vdev_blk_free(b);
+        return -1;
+    }
+    v->disks[v->ndisks++] = b;
+    log_info("disk %u at PCI 00:%02x.0", v->ndisks - 1, (unsigned)slot);
+    return 0;
+}
+
+struct vdev_blk *vdevs_get_disk(struct vdevs *v, unsigned i)
+{
+    return i < v->ndisks ? v->disks[i] : NULL;
+}
+
+unsigned vdevs_disk_count(const struct vdevs *v)
+{
+    return v->ndisks;
+}
+
+bool vdevs_pio(struct vdevs *v, uint16_t port, bool is_write, unsigned size, uint8_t *data)
+{
+    return is_write ? pci_io_write(v->bus, port, size, data) : pci_io_read(v->bus, port, size, data);
+}
+
+bool vdevs_mmio(struct vdevs *v, uint64_t gpa, bool is_write, unsigned size, uint8_t *data)
+{
+    return is_write ? pci_mmio_write(v->bus, gpa, size, data)
+                    : pci_mmio_read(v->bus, gpa, size, data);
+}
