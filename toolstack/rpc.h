@@ -46,6 +46,8 @@ struct ts_call {
     enum ts_rpc_proto proto;   /* which transport the call came in on */
     const char *peer;          /* "127.0.0.1:51234", "unix" or "internal" (for logs/audit) */
     void *data;                /* ts_rpc_method.data of the registration */
+    const char *session_uuid;  /* the session's uuid (safe to log, unlike the ref); NULL without */
+    int local;                 /* 1 if the call came over the local UNIX socket */
 };
 
 /*
@@ -61,10 +63,11 @@ typedef int (*ts_rpc_handler)(struct ts_call *call, struct atoll_value *const *p
 
 enum ts_rpc_flags {
     TS_RPC_NO_SESSION = 1u << 0,  /* no session parameter (session.login_with_password, system.*) */
-    TS_RPC_NO_ASYNC = 1u << 1,    /* no Async.* variant (getters, setters, event.*, task.*, session.*) */
+    TS_RPC_NO_ASYNC = 1u << 1,    /* no Async.* variant (getters, setters, event.*, task.*) */
     TS_RPC_WRITE = 1u << 2,       /* changes state: one audit line per call */
-    TS_RPC_SECRET = 1u << 3,      /* parameters are never logged or audited (passwords) */
+    TS_RPC_SECRET = 1u << 3,      /* only the first argument (a user name) is audited */
     TS_RPC_HIDDEN = 1u << 4,      /* not listed by system.listMethods */
+    TS_RPC_SECRET_ALL = 1u << 5,  /* no argument is ever logged or audited */
 };
 
 struct ts_rpc_method {

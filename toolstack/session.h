@@ -68,7 +68,21 @@ int ts_session_user_set_password(const char *user, const char *password, struct 
 /* Array of {name, role} structs, sorted by name (owned). */
 struct atoll_value *ts_session_user_list(void);
 
-/* Registers session.* and local_user.* methods with the dispatcher. */
+/* Creates a session without a password check (local UNIX socket logins, as XAPI does);
+ * the user must exist. */
+int ts_session_login_trusted(const char *user, const char *originator,
+                             char ref_out[ATOLL_REF_STRLEN + 1], struct atoll_err *err);
+/* The host ref reported as session.this_host (default OpaqueRef:NULL); copied. */
+void ts_session_set_this_host(const char *host_ref);
+
+/*
+ * Registers session.* (login_with_password, logout, local_logout, change_password,
+ * get_all_subject_identifiers, logout_subject_identifier, get_record, get_<field>,
+ * get_all, get_all_records, get_by_uuid) and the Atoll extension local_user.*
+ * (create, destroy, set_password, get_all) with the dispatcher. Sessions are not
+ * store objects yet: the datamodel must not register the session class's
+ * methods itself (or must use ts_rpc_register_default so these win).
+ */
 int ts_session_register_methods(struct atoll_err *err);
 
 #endif

@@ -1,0 +1,290 @@
+/*
+ * toolstack/atolld.c - the Atoll host daemon: parses options, prepares the
+ * state directory, starts sessions/RBAC, the datamodel and its methods, the
+ * dispatcher, the worker pool and the HTTP(S) listeners, then runs the
+ * libevent loop until SIGTERM/SIGINT, and shuts down in reverse order.
+ * Threads: main runs the loop; API calls run on the worker pool.
+ */
+#define ATOLL_LOG_MODULE "atolld"
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "atoll/log.h"
+#include "atoll/util.h"
+#include "http.h"
+#include "rbac.h"
+#include "rpc.h"
+#include "session.h"
+#include "workq.h"
+#include "xmlrpc.h"
+
+struct opts {
+    const char *state_dir, *socket, *root_pw, *root_pw_file, *log, *bind, *cert, *key;
+    int port, http_port;
+    unsigned workers, max_conns, session_timeout;
+    size_t max_body;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: atolld [options]\n"
+            "  --state-dir DIR           state directory (default /var/lib/atoll)\n"
+            "  --port N                  HTTPS port (default 443; 0 = none)\n"
+            "  --http-port N             plain HTTP port (default 0 = none)\n"
+            "  --bind ADDR               address of the TCP listeners (default 0.0.0.0)\n"
+            "  --socket PATH             local UNIX socket (default <state-dir>/atolld.sock;\n"
+            "                            'none' = no socket)\n"
+            "  --root-password-file F    first start: root's password is the first line of F\n"
+            "  --root-password PW        first start: root's password (visible in ps; prefer\n"
+            "                            the file)\n"
+            "  --cert FILE --key FILE    host certificate and key (default <state-dir>/host.*,\n"
+            "                            a self-signed pair is generated if both are missing)\n"
+            "  --log FILE                append log lines to FILE instead of stderr\n"
+            "  --workers N               most API worker threads (default 256)\n"
+            "  --max-connections N       connections served at once (default 1024)\n"
+            "  --max-body BYTES          request body limit (default 16M)\n"
+            "  --session-timeout S       idle session expiry in seconds (default 86400)\n"
+            "Environment: ATOLL_LOG=\"info,rpc=debug\" sets log levels.\n");
+}
+
+static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)
+{
+    uint64_t v;
+    if (atoll_parse_u64(s, 10, &v) < 0 || v > max) {
+        fprintf(stderr, "atolld: %s: expected a number from 0 to %lu, got '%s'\n", what, max, s);
+        return -1;
+    }
+    *out = (unsigned long)v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"state-dir", 1, 0, 's'}, {"port", 1, 0, 'p'}, {"http-port", 1, 0, 'H'},
+        {"socket", 1, 0, 'S'}, {"root-password-file", 1, 0, 'f'}, {"root-password", 1, 0, 'P'},
+        {"log", 1, 0, 'l'}, {"bind", 1, 0, 'b'}, {"cert", 1, 0, 'c'}, {"key", 1, 0, 'k'},
+        {"workers", 1, 0, 'w'}, {"max-connections", 1, 0, 'm'}, {"max-body", 1, 0, 'B'},
+        {"session-timeout", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    *o = (struct opts){.state_dir = "/var/lib/atoll", .port = 443, .workers = 256,
+                       .max_conns = 1024, .max_body = 16u << 20};
+    int c;
+    unsigned long v;
+    uint64_t bytes;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 's': o->state_dir = optarg; break;
+        case 'S': o->socket = optarg; break;
+        case 'f': o->root_pw_file = optarg; break;
+        case 'P': o->root_pw = optarg; break;
+        case 'l': o->log = optarg; break;
+        case 'b': o->bind = optarg; break;
+        case 'c': o->cert = optarg; break;
+        case 'k': o->key = optarg; break;
+        case 'p':
+            if (parse_uint(optarg, "--port", 65535, &v) < 0)
+                return -1;
+            o->port = (int)v;
+            break;
+        case 'H':
+            if (parse_uint(optarg, "--http-port", 65535, &v) < 0)
+                return -1;
+            o->http_port = (int)v;
+            break;
+        case 'w':
+            if (parse_uint(optarg, "--workers", 4096, &v) < 0 || v < 2) {
+                fprintf(stderr, "atolld: --workers: expected 2 to 4096\n");
+                return -1;
+            }
+            o->workers = (unsigned)v;
+            break;
+        case 'm':
+            if (parse_uint(optarg, "--max-connections", 65536, &v) < 0 || v < 1)
+                return -1;
+            o->max_conns = (unsigned)v;
+            break;
+        case 'B':
+            if (atoll_parse_size(optarg, 0, &bytes) < 0 || bytes < 1024 || bytes > (1u << 30)) {
+                fprintf(stderr, "atolld: --max-body: expected 1K to 1G, got '%s'\n", optarg);
+                return -1;
+            }
+            o->max_body = (size_t)bytes;
+            break;
+        case 't':
+            if (parse_uint(optarg, "--session-timeout", 30L * 86400, &v) < 0 || v < 1)
+                return -1;
+            o->session_timeout = (unsigned)v;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "atolld: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if ((o->cert == NULL) != (o->key == NULL)) {
+        fprintf(stderr, "atolld: --cert and --key go together\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* The first line of the password file (owned), or NULL with a message. */
+static char *read_password_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        fprintf(stderr, "atolld: cannot read the root password file '%s': %s\n", path,
+                strerror(errno));
+        return NULL;
+    }
+    char buf[1100];
+    char *line = fgets(buf, sizeof(buf), f);
+    fclose(f);
+    if (!line) {
+        fprintf(stderr, "atolld: the root password file '%s' is empty\n", path);
+        return NULL;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    char *pw = atoll_strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return pw;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    log_info("signal %d: shutting down", (int)sig);
+    event_base_loopbreak(arg);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    /* idle expiry is also checked on every use; this frees memory of the forgotten ones */
+    ts_session_expire();
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0)
+        return 2;
+    atoll_log_init_from_env();
+    if (o.log) {
+        int fd = open(o.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+            fprintf(stderr, "atolld: cannot open the log '%s': %s\n", o.log, strerror(errno));
+            return 1;
+        }
+        close(fd);
+    }
+    if (mkdir(o.state_dir, 0700) < 0 && errno != EEXIST) {
+        log_error("cannot create the state directory '%s': %s", o.state_dir, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    struct atoll_err err = ATOLL_ERR_INIT;
+    ATOLL_AUTOFREE char *root_pw = o.root_pw_file ? read_password_file(o.root_pw_file)
+                                                  : atoll_strdup(o.root_pw);
+    if (o.root_pw_file && !root_pw)
+        return 1;
+    ATOLL_AUTOFREE char *audit = atoll_strdup_printf("%s/audit.log", o.state_dir);
+    ATOLL_AUTOFREE char *sock = o.socket ? atoll_strdup(o.socket)
+                                         : atoll_strdup_printf("%s/atolld.sock", o.state_dir);
+    if (strcmp(sock, "none") == 0) {
+        free(sock);
+        sock = NULL;
+    }
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    if (!base) {
+        log_error("cannot create the event loop");
+        return 1;
+    }
+    ts_xmlrpc_init();
+    int rc = 1;
+    if (ts_session_init(o.state_dir, root_pw, o.session_timeout, &err) < 0)
+        goto out;
+    if (root_pw)
+        explicit_bzero(root_pw, strlen(root_pw));
+    if (ts_rbac_audit_open(audit, &err) < 0)
+        goto out;
+    /*
+     * Method registration. The datamodel's generic methods and the VM
+     * operations register here too, after the session methods (whose
+     * session.* names they must leave alone).
+     */
+    if (ts_session_register_methods(&err) < 0 || ts_rpc_start(256, &err) < 0)
+        goto out;
+    if (ts_workq_start(4, o.workers) < 0) {
+        ATOLL_ERR(&err, ATOLL_E_INTERNAL_ERROR, "cannot start the worker pool");
+        atoll_err_detail(&err, "cannot start worker threads: %s", strerror(errno));
+        goto out;
+    }
+    struct ts_http_config hc = {.state_dir = o.state_dir, .cert_file = o.cert,
+                                .key_file = o.key, .bind_addr = o.bind,
+                                .https_port = o.port, .http_port = o.http_port,
+                                .unix_path = sock, .max_body = o.max_body, .timeout_s = 60,
+                                .max_conns = o.max_conns};
+    if (ts_http_start(base, &hc, &err) < 0)
+        goto out_workq;
+
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+    struct timeval minute = {60, 0};
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    event_add(tick, &minute);
+    log_info("atolld ready (state in %s)", o.state_dir);
+    event_base_dispatch(base);
+
+    event_free(sigterm);
+    event_free(sigint);
+    event_free(tick);
+    rc = 0;
+out_workq: {
+    unsigned left = ts_workq_stop(3000);
+    ts_http_stop();
+    if (left)
+        log_warn("%u API call(s) still running at exit", left);
+    else
+        ts_rpc_stop(1000);
+}
+out:
+    if (atoll_err_is_set(&err)) {
+        log_error("%s%s%s", atoll_err_code_name(err.code) ? err.params[0] : "startup failed",
+                  err.detail ? ": " : "", err.detail ? err.detail : "");
+        rc = 1;
+    }
+    atoll_err_clear(&err);
+    if (sock && rc == 0)
+        unlink(sock);
+    ts_rbac_audit_close();
+    ts_session_fini();
+    event_base_free(base);
+    log_info("atolld stopped");
+    return rc;
+}

@@ -1,0 +1,71 @@
+/*
+ * toolstack/strbuf.h - a growable byte buffer for the wire encoders (header
+ * only, inline: the encoders append millions of small pieces for large
+ * get_all_records answers). Aborts on OOM like atoll_malloc.
+ * Threads: a buffer belongs to one thread.
+ */
+#ifndef TS_STRBUF_H
+#define TS_STRBUF_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atoll/util.h"
+
+struct ts_strbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static inline void ts_strbuf_reserve(struct ts_strbuf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->p = atoll_realloc(b->p, cap);
+    b->cap = cap;
+}
+
+static inline void ts_strbuf_add(struct ts_strbuf *b, const char *s, size_t n)
+{
+    ts_strbuf_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static inline void ts_strbuf_puts(struct ts_strbuf *b, const char *s)
+{
+    ts_strbuf_add(b, s, strlen(s));
+}
+
+static inline void ts_strbuf_putc(struct ts_strbuf *b, char c)
+{
+    ts_strbuf_reserve(b, 1);
+    b->p[b->len++] = c;
+    b->p[b->len] = '\0';
+}
+
+/* Returns the NUL-terminated contents (caller frees) and resets the buffer. */
+static inline char *ts_strbuf_take(struct ts_strbuf *b, size_t *len)
+{
+    ts_strbuf_reserve(b, 0);
+    char *p = b->p;
+    if (len)
+        *len = b->len;
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+static inline void ts_strbuf_fini(struct ts_strbuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+#endif
