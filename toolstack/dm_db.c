@@ -1,0 +1,688 @@
+/*
+ * toolstack/dm_db.c - the record cache over the object store and its
+ * optimistic transactions. The cache maps ref -> {class, revisions, immutable
+ * decoded record} with a uuid index and one array per class; it follows the
+ * store by revision (ts_store_changes), and applies this process's own commits
+ * directly when nothing else committed in between, so a write costs one
+ * encode and no decode.
+ * Threads: rwlock for the maps, a mutex serialising syncs; any worker thread.
+ */
+#define ATOLL_LOG_MODULE "dm"
+#include "dm_db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atoll/log.h"
+#include "atoll/util.h"
+
+#define MAX_TXN_ATTEMPTS 64
+
+struct ent {
+    const struct ts_dm_class *c;
+    char *ref;
+    char *uuid; /* NULL when the record has none (or it is empty) */
+    uint64_t create_rev, mod_rev;
+    struct atoll_value *rec;
+    struct ent *next_ref, *next_uuid;
+    size_t pos; /* index in its class array */
+};
+
+struct clsvec {
+    struct ent **v;
+    size_t n, cap;
+};
+
+struct ts_dm_db {
+    struct ts_store *st;
+    pthread_rwlock_t lock;
+    pthread_mutex_t sync_lock;
+    uint64_t rev;
+    struct ent **by_ref, **by_uuid;
+    size_t nbuckets, count;
+    struct clsvec *cls; /* one per ts_dm_classes[] entry */
+};
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static size_t class_index(const struct ts_dm_class *c)
+{
+    for (size_t i = 0; i < ts_dm_nclasses; i++)
+        if (ts_dm_classes[i] == c)
+            return i;
+    return 0; /* not reached: classes come from the table */
+}
+
+static struct ent *find_ref(struct ts_dm_db *db, const char *ref)
+{
+    for (struct ent *e = db->by_ref[hash(ref) % db->nbuckets]; e; e = e->next_ref)
+        if (strcmp(e->ref, ref) == 0)
+            return e;
+    return NULL;
+}
+
+static void uuid_unlink(struct ts_dm_db *db, struct ent *e)
+{
+    if (!e->uuid)
+        return;
+    struct ent **pp = &db->by_uuid[hash(e->uuid) % db->nbuckets];
+    for (; *pp; pp = &(*pp)->next_uuid) {
+        if (*pp == e) {
+            *pp = e->next_uuid;
+            break;
+        }
+    }
+    free(e->uuid);
+    e->uuid = NULL;
+}
+
+static void uuid_link(struct ts_dm_db *db, struct ent *e)
+{
+    const char *u = atoll_value_struct_get_string(e->rec, "uuid");
+    if (!u || !*u)
+        return;
+    e->uuid = atoll_strdup(u);
+    size_t b = hash(u) % db->nbuckets;
+    e->next_uuid = db->by_uuid[b];
+    db->by_uuid[b] = e;
+}
+
+static void rehash(struct ts_dm_db *db, size_t nb)
+{
+    struct ent **nr = atoll_calloc(nb, sizeof(*nr)), **nu = atoll_calloc(nb, sizeof(*nu));
+    for (size_t i = 0; i < db->nbuckets; i++) {
+        for (struct ent *e = db->by_ref[i], *next; e; e = next) {
+            next = e->next_ref;
+            size_t b = hash(e->ref) % nb;
+            e->next_ref = nr[b];
+            nr[b] = e;
+            if (e->uuid) {
+                size_t u = hash(e->uuid) % nb;
+                e->next_uuid = nu[u];
+                nu[u] = e;
+            }
+        }
+    }
+    free(db->by_ref);
+    free(db->by_uuid);
+    db->by_ref = nr;
+    db->by_uuid = nu;
+    db->nbuckets = nb;
+}
+
+/* Takes rec. Caller holds the write lock. */
+static void upsert(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                   uint64_t create_rev, uint64_t mod_rev, struct atoll_value *rec)
+{
+    struct ent *e = find_ref(db, ref);
+    if (e) {
+        if (e->mod_rev > mod_rev) { /* never go backwards */
+            atoll_value_unref(rec);
+            return;
+        }
+        uuid_unlink(db, e);
+        atoll_value_unref(e->rec);
+        e->rec = rec;
+        e->mod_rev = mod_rev;
+        uuid_link(db, e);
+        return;
+    }
+    if (db->count + 1 > db->nbuckets)
+        rehash(db, db->nbuckets * 2 + 1);
+    e = atoll_calloc(1, sizeof(*e));
+    e->c = c;
+    e->ref = atoll_strdup(ref);
+    e->create_rev = create_rev;
+    e->mod_rev = mod_rev;
+    e->rec = rec;
+    size_t b = hash(ref) % db->nbuckets;
+    e->next_ref = db->by_ref[b];
+    db->by_ref[b] = e;
+    uuid_link(db, e);
+    struct clsvec *cv = &db->cls[class_index(c)];
+    if (cv->n == cv->cap) {
+        cv->cap = cv->cap ? 2 * cv->cap : 16;
+        cv->v = atoll_realloc(cv->v, cv->cap * sizeof(*cv->v));
+    }
+    e->pos = cv->n;
+    cv->v[cv->n++] = e;
+    db->count++;
+}
+
+static void remove_ent(struct ts_dm_db *db, const char *ref, uint64_t del_rev)
+{
+    struct ent *e = find_ref(db, ref);
+    if (!e || e->mod_rev > del_rev)
+        return;
+    struct ent **pp = &db->by_ref[hash(ref) % db->nbuckets];
+    for (; *pp; pp = &(*pp)->next_ref) {
+        if (*pp == e) {
+            *pp = e->next_ref;
+            break;
+        }
+    }
+    uuid_unlink(db, e);
+    struct clsvec *cv = &db->cls[class_index(e->c)];
+    cv->v[e->pos] = cv->v[--cv->n];
+    cv->v[e->pos]->pos = e->pos;
+    db->count--;
+    atoll_value_unref(e->rec);
+    free(e->ref);
+    free(e);
+}
+
+static struct atoll_value *decode(const struct ts_dm_class *c, const struct ts_store_obj *o)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct atoll_value *rec = NULL;
+    if (ts_dm_record_from_json(c, o->data, o->len, &rec, &err) < 0) {
+        log_error("skipping unreadable %s %s: %s", o->cls, o->ref, err.detail ? err.detail : "?");
+        atoll_err_clear(&err);
+        return NULL;
+    }
+    return rec;
+}
+
+static void clear_all(struct ts_dm_db *db)
+{
+    for (size_t i = 0; i < ts_dm_nclasses; i++) {
+        struct clsvec *cv = &db->cls[i];
+        for (size_t j = 0; j < cv->n; j++) {
+            atoll_value_unref(cv->v[j]->rec);
+            free(cv->v[j]->ref);
+            free(cv->v[j]->uuid);
+            free(cv->v[j]);
+        }
+        cv->n = 0;
+    }
+    memset(db->by_ref, 0, db->nbuckets * sizeof(*db->by_ref));
+    memset(db->by_uuid, 0, db->nbuckets * sizeof(*db->by_uuid));
+    db->count = 0;
+}
+
+/* Full reload (open, or when the deletion log was compacted past us). Holds sync_lock. */
+static int reload(struct ts_dm_db *db, struct atoll_err *err)
+{
+    struct ts_store_obj *v = NULL;
+    size_t n = 0;
+    uint64_t rev = ts_store_revision(db->st);
+    if (ts_store_list(db->st, NULL, &v, &n, err) < 0)
+        return -1;
+    struct atoll_value **recs = atoll_calloc(n ? n : 1, sizeof(*recs));
+    for (size_t i = 0; i < n; i++) {
+        const struct ts_dm_class *c = ts_dm_class_find(v[i].cls);
+        recs[i] = c && !(c->flags & TS_DM_C_NOT_STORED) ? decode(c, &v[i]) : NULL;
+    }
+    pthread_rwlock_wrlock(&db->lock);
+    clear_all(db);
+    for (size_t i = 0; i < n; i++)
+        if (recs[i])
+            upsert(db, ts_dm_class_find(v[i].cls), v[i].ref, v[i].create_rev, v[i].mod_rev,
+                   recs[i]);
+    db->rev = rev;
+    pthread_rwlock_unlock(&db->lock);
+    free(recs);
+    ts_store_objs_free(v, n);
+    return 0;
+}
+
+int ts_dm_db_sync(struct ts_dm_db *db, struct atoll_err *err)
+{
+    struct ts_store_changes ch;
+
+    if (ts_store_revision(db->st) <= ts_dm_db_revision(db))
+        return 0;
+    pthread_mutex_lock(&db->sync_lock);
+    uint64_t since = ts_dm_db_revision(db);
+    if (ts_store_changes(db->st, since, NULL, &ch, err) < 0) {
+        pthread_mutex_unlock(&db->sync_lock);
+        return -1;
+    }
+    if (ch.compacted) {
+        ts_store_changes_fini(&ch);
+        int rc = reload(db, err);
+        pthread_mutex_unlock(&db->sync_lock);
+        return rc;
+    }
+    struct atoll_value **recs = atoll_calloc(ch.n ? ch.n : 1, sizeof(*recs));
+    for (size_t i = 0; i < ch.n; i++) {
+        const struct ts_dm_class *c = ts_dm_class_find(ch.v[i].obj.cls);
+        if (ch.v[i].op != TS_STORE_DEL && c && !(c->flags & TS_DM_C_NOT_STORED))
+            recs[i] = decode(c, &ch.v[i].obj);
+    }
+    pthread_rwlock_wrlock(&db->lock);
+    for (size_t i = 0; i < ch.n; i++) {
+        struct ts_store_obj *o = &ch.v[i].obj;
+        if (ch.v[i].op == TS_STORE_DEL)
+            remove_ent(db, o->ref, o->mod_rev);
+        else if (recs[i])
+            upsert(db, ts_dm_class_find(o->cls), o->ref, o->create_rev, o->mod_rev, recs[i]);
+    }
+    if (ch.revision > db->rev)
+        db->rev = ch.revision;
+    pthread_rwlock_unlock(&db->lock);
+    pthread_mutex_unlock(&db->sync_lock);
+    free(recs);
+    ts_store_changes_fini(&ch);
+    return 0;
+}
+
+int ts_dm_db_open(struct ts_store *st, struct ts_dm_db **out, struct atoll_err *err)
+{
+    ts_dm_init();
+    struct ts_dm_db *db = atoll_calloc(1, sizeof(*db));
+    db->st = st;
+    pthread_rwlock_init(&db->lock, NULL);
+    pthread_mutex_init(&db->sync_lock, NULL);
+    db->nbuckets = 1021;
+    db->by_ref = atoll_calloc(db->nbuckets, sizeof(*db->by_ref));
+    db->by_uuid = atoll_calloc(db->nbuckets, sizeof(*db->by_uuid));
+    db->cls = atoll_calloc(ts_dm_nclasses, sizeof(*db->cls));
+    pthread_mutex_lock(&db->sync_lock);
+    int rc = reload(db, err);
+    pthread_mutex_unlock(&db->sync_lock);
+    if (rc < 0) {
+        ts_dm_db_close(db);
+        return -1;
+    }
+    log_debug("datamodel cache: %zu objects at revision %llu", db->count,
+              (unsigned long long)db->rev);
+    *out = db;
+    return 0;
+}
+
+void ts_dm_db_close(struct ts_dm_db *db)
+{
+    if (!db)
+        return;
+    clear_all(db);
+    for (size_t i = 0; i < ts_dm_nclasses; i++)
+        free(db->cls[i].v);
+    free(db->cls);
+    free(db->by_ref);
+    free(db->by_uuid);
+    pthread_rwlock_destroy(&db->lock);
+    pthread_mutex_destroy(&db->sync_lock);
+    free(db);
+}
+
+struct ts_store *ts_dm_db_store(struct ts_dm_db *db)
+{
+    return db->st;
+}
+
+uint64_t ts_dm_db_revision(struct ts_dm_db *db)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    uint64_t r = db->rev;
+    pthread_rwlock_unlock(&db->lock);
+    return r;
+}
+
+/* Cache-only read (no sync). */
+static int cache_get(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                     struct atoll_value **rec, uint64_t *create_rev, uint64_t *mod_rev)
+{
+    int found = 0;
+    pthread_rwlock_rdlock(&db->lock);
+    struct ent *e = find_ref(db, ref);
+    if (e && (!c || e->c == c)) {
+        if (rec)
+            *rec = atoll_value_ref(e->rec);
+        if (create_rev)
+            *create_rev = e->create_rev;
+        if (mod_rev)
+            *mod_rev = e->mod_rev;
+        found = 1;
+    }
+    pthread_rwlock_unlock(&db->lock);
+    return found;
+}
+
+int ts_dm_db_get(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                 struct atoll_value **rec, uint64_t *rev, struct atoll_err *err)
+{
+    if (ts_dm_db_sync(db, err) < 0)
+        return -1;
+    return cache_get(db, c, ref, rec, NULL, rev);
+}
+
+int ts_dm_db_get_any(struct ts_dm_db *db, const char *ref, const struct ts_dm_class **cls,
+                     struct atoll_value **rec, struct atoll_err *err)
+{
+    int found = 0;
+    if (ts_dm_db_sync(db, err) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&db->lock);
+    struct ent *e = find_ref(db, ref);
+    if (e) {
+        if (cls)
+            *cls = e->c;
+        if (rec)
+            *rec = atoll_value_ref(e->rec);
+        found = 1;
+    }
+    pthread_rwlock_unlock(&db->lock);
+    return found;
+}
+
+int ts_dm_db_find_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                       char ref_out[ATOLL_REF_STRLEN + 1], struct atoll_err *err)
+{
+    int found = 0;
+    if (ts_dm_db_sync(db, err) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&db->lock);
+    for (struct ent *e = db->by_uuid[hash(uuid) % db->nbuckets]; e; e = e->next_uuid) {
+        if (e->c == c && strcmp(e->uuid, uuid) == 0) {
+            snprintf(ref_out, ATOLL_REF_STRLEN + 1, "%s", e->ref);
+            found = 1;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&db->lock);
+    return found;
+}
+
+struct atoll_value *ts_dm_db_peek(struct ts_dm_db *db, const char *ref, uint64_t rev)
+{
+    struct atoll_value *rec = NULL;
+    pthread_rwlock_rdlock(&db->lock);
+    struct ent *e = find_ref(db, ref);
+    if (e && e->mod_rev == rev)
+        rec = atoll_value_ref(e->rec);
+    pthread_rwlock_unlock(&db->lock);
+    return rec;
+}
+
+int ts_dm_db_foreach(struct ts_dm_db *db, const struct ts_dm_class *c, ts_dm_db_visit_fn fn,
+                     void *arg, struct atoll_err *err)
+{
+    if (ts_dm_db_sync(db, err) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&db->lock);
+    struct clsvec *cv = &db->cls[class_index(c)];
+    for (size_t i = 0; i < cv->n; i++)
+        if (fn(arg, cv->v[i]->ref, cv->v[i]->rec))
+            break;
+    pthread_rwlock_unlock(&db->lock);
+    return 0;
+}
+
+size_t ts_dm_db_count(struct ts_dm_db *db, const struct ts_dm_class *c)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    size_t n = db->cls[class_index(c)].n;
+    pthread_rwlock_unlock(&db->lock);
+    return n;
+}
+
+/* ---- transactions ---- */
+
+struct txe {
+    const struct ts_dm_class *c;
+    char *ref;
+    struct atoll_value *old;   /* as read; NULL if absent */
+    uint64_t old_rev, old_create_rev;
+    struct atoll_value *cur;   /* this transaction's version (written) */
+    int written, deleted;
+};
+
+struct ts_dm_txn {
+    struct ts_dm_db *db;
+    struct txe *v;
+    size_t n, cap;
+};
+
+static struct txe *txe_get(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].ref, ref) == 0 && t->v[i].c == c)
+            return &t->v[i];
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 8;
+        t->v = atoll_realloc(t->v, t->cap * sizeof(*t->v));
+    }
+    struct txe *e = &t->v[t->n++];
+    memset(e, 0, sizeof(*e));
+    e->c = c;
+    e->ref = atoll_strdup(ref);
+    cache_get(t->db, c, ref, &e->old, &e->old_create_rev, &e->old_rev);
+    return e;
+}
+
+/* The live version inside the transaction, borrowed; NULL if absent/deleted. */
+static struct atoll_value *txe_live(struct txe *e)
+{
+    if (e->written)
+        return e->deleted ? NULL : e->cur;
+    return e->old;
+}
+
+int ts_dm_txn_get(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                  struct atoll_value **rec)
+{
+    struct atoll_value *v = txe_live(txe_get(t, c, ref));
+    if (rec)
+        *rec = v;
+    return v != NULL;
+}
+
+int ts_dm_txn_get_mut(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                      struct atoll_value **rec)
+{
+    struct atoll_value *v = txe_live(txe_get(t, c, ref));
+    if (!v)
+        return 0;
+    /* a shallow copy: members are shared, replace them rather than mutate them */
+    struct atoll_value *copy = atoll_value_struct();
+    for (size_t i = 0; i < atoll_value_struct_len(v); i++) {
+        const char *k;
+        struct atoll_value *m;
+        atoll_value_struct_at(v, i, &k, &m);
+        atoll_value_struct_set(copy, k, atoll_value_ref(m));
+    }
+    *rec = copy;
+    return 1;
+}
+
+static const char *ref_of(struct atoll_value *rec, const char *field)
+{
+    const char *s = rec ? atoll_value_struct_get_string(rec, field) : NULL;
+    return s && *s && strcmp(s, ATOLL_REF_NULL) != 0 ? s : NULL;
+}
+
+/* Adds (add=1) or removes ref in target.field (a ref set). Missing targets are skipped. */
+static void inverse_edit(struct ts_dm_txn *t, const char *tcls, const char *tref, const char *field,
+                         const char *ref, int add)
+{
+    const struct ts_dm_class *tc = ts_dm_class_find(tcls);
+    struct atoll_value *rec = NULL;
+    if (!tc || !ts_dm_txn_get_mut(t, tc, tref, &rec))
+        return;
+    struct atoll_value *old = atoll_value_struct_get(rec, field);
+    struct atoll_value *set = atoll_value_array();
+    int present = 0;
+    for (size_t i = 0; old && i < atoll_value_array_len(old); i++) {
+        struct atoll_value *e = atoll_value_array_get(old, i);
+        if (strcmp(atoll_value_get_string(e), ref) == 0) {
+            present = 1;
+            if (!add)
+                continue;
+        }
+        atoll_value_array_append(set, atoll_value_ref(e));
+    }
+    if (add && !present)
+        atoll_value_array_append(set, atoll_value_string(ref));
+    atoll_value_struct_set(rec, field, set);
+    struct txe *e = txe_get(t, tc, tref);
+    atoll_value_unref(e->cur);
+    e->cur = rec;
+    e->written = 1;
+}
+
+static void inverses(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                     struct atoll_value *before, struct atoll_value *after)
+{
+    for (unsigned i = 0; i < c->nfields; i++) {
+        const struct ts_dm_field *f = &c->fields[i];
+        if (!f->inverse)
+            continue;
+        const char *o = ref_of(before, f->name), *n = ref_of(after, f->name);
+        if (o && n && strcmp(o, n) == 0)
+            continue;
+        if (o)
+            inverse_edit(t, f->type->cls, o, f->inverse, ref, 0);
+        if (n)
+            inverse_edit(t, f->type->cls, n, f->inverse, ref, 1);
+    }
+}
+
+int ts_dm_txn_put(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                  struct atoll_value *rec, int create, struct atoll_err *err)
+{
+    struct txe *e = txe_get(t, c, ref);
+    struct atoll_value *before = txe_live(e);
+    if (create && before) {
+        atoll_value_unref(rec);
+        ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "object already exists");
+        atoll_err_detail(err, "create of %s %s: the ref is taken", c->name, ref);
+        return -1;
+    }
+    if (!create && !before) {
+        atoll_value_unref(rec);
+        ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, c->name, ref);
+        return -1;
+    }
+    struct atoll_value *keep = before ? atoll_value_ref(before) : NULL;
+    atoll_value_unref(e->cur);
+    e->cur = rec;
+    e->written = 1;
+    e->deleted = 0;
+    inverses(t, c, ref, keep, rec);
+    atoll_value_unref(keep);
+    return 0;
+}
+
+int ts_dm_txn_delete(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                     struct atoll_err *err)
+{
+    struct txe *e = txe_get(t, c, ref);
+    struct atoll_value *before = txe_live(e);
+    if (!before) {
+        ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, c->name, ref);
+        return -1;
+    }
+    struct atoll_value *keep = atoll_value_ref(before);
+    atoll_value_unref(e->cur);
+    e->cur = NULL;
+    e->written = 1;
+    e->deleted = 1;
+    inverses(t, c, ref, keep, NULL);
+    atoll_value_unref(keep);
+    return 0;
+}
+
+int ts_dm_txn_touch(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                    struct atoll_err *err)
+{
+    struct txe *e = txe_get(t, c, ref);
+    struct atoll_value *before = txe_live(e);
+    if (!before) {
+        ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, c->name, ref);
+        return -1;
+    }
+    if (!e->written) {
+        e->cur = atoll_value_ref(before);
+        e->written = 1;
+    }
+    return 0;
+}
+
+static void txn_free(struct ts_dm_txn *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].ref);
+        atoll_value_unref(t->v[i].old);
+        atoll_value_unref(t->v[i].cur);
+    }
+    free(t->v);
+}
+
+/* 0 committed, 1 conflict, -1 error */
+static int txn_commit(struct ts_dm_txn *t, uint64_t *new_rev, struct atoll_err *err)
+{
+    struct ts_store_txn *st = ts_store_txn_new(t->db->st);
+    for (size_t i = 0; i < t->n; i++) {
+        struct txe *e = &t->v[i];
+        if (!e->written)
+            continue;
+        uint64_t expect = e->old ? e->old_rev : TS_STORE_REV_ABSENT;
+        if (e->deleted) {
+            if (e->old)
+                ts_store_txn_delete(st, e->c->name, e->ref, expect);
+            continue;
+        }
+        size_t len;
+        ATOLL_AUTOFREE char *js = ts_dm_record_to_json(e->c, e->cur, &len);
+        ts_store_txn_put(st, e->c->name, e->ref, js, len, expect);
+    }
+    uint64_t rev = 0;
+    int rc = ts_store_txn_commit(st, &rev, NULL, err);
+    ts_store_txn_free(st);
+    if (rc != 0)
+        return rc;
+    if (new_rev)
+        *new_rev = rev;
+    /* apply our own writes directly when nobody else committed in between */
+    struct ts_dm_db *db = t->db;
+    pthread_mutex_lock(&db->sync_lock);
+    pthread_rwlock_wrlock(&db->lock);
+    if (db->rev + 1 == rev) {
+        for (size_t i = 0; i < t->n; i++) {
+            struct txe *e = &t->v[i];
+            if (!e->written)
+                continue;
+            if (e->deleted)
+                remove_ent(db, e->ref, rev);
+            else
+                upsert(db, e->c, e->ref, e->old ? e->old_create_rev : rev, rev,
+                       atoll_value_ref(e->cur));
+        }
+        db->rev = rev;
+    }
+    pthread_rwlock_unlock(&db->lock);
+    pthread_mutex_unlock(&db->sync_lock);
+    return 0;
+}
+
+int ts_dm_db_txn(struct ts_dm_db *db, ts_dm_txn_fn fn, void *arg, uint64_t *new_rev,
+                 struct atoll_err *err)
+{
+    for (int attempt = 0; attempt < MAX_TXN_ATTEMPTS; attempt++) {
+        if (ts_dm_db_sync(db, err) < 0)
+            return -1;
+        struct ts_dm_txn t = {.db = db};
+        int rc = fn(&t, arg, err);
+        if (rc == 0)
+            rc = txn_commit(&t, new_rev, err);
+        txn_free(&t);
+        if (rc <= 0)
+            return rc < 0 ? -1 : 0;
+        log_debug("transaction conflict, retrying (attempt %d)", attempt + 1);
+        /* randomised, growing backoff so that contending writers spread out */
+        unsigned cap = 50u << (attempt < 8 ? attempt : 8);
+        usleep((useconds_t)(atoll_now_ns() % cap));
+    }
+    ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "too many concurrent updates of the same objects");
+    return -1;
+}

@@ -1,0 +1,95 @@
+/*
+ * toolstack/dm_db.h - the typed, cached view of the object store: every
+ * stored object decoded once into an immutable record (atoll_value struct),
+ * indexed by ref and uuid, kept current by following the store's revision
+ * (so reads of 1,000 records cost no SQL and no decoding); and transactions
+ * that read-modify-write records with compare-on-revision, retry on
+ * conflicts (with backoff), and keep inverse links (VIF.VM <-> VM.VIFs) in sync.
+ * Threads: any worker thread (rwlock; store I/O may block): never the libevent thread.
+ * Trust: callers validate client input (dm_generic.c does); this layer trusts its callers.
+ */
+#ifndef TS_DM_DB_H
+#define TS_DM_DB_H
+
+#include <stdint.h>
+
+#include "atoll/err.h"
+#include "atoll/uuid.h"
+#include "atoll/value.h"
+#include "dm.h"
+#include "store.h"
+
+struct ts_dm_db;
+struct ts_dm_txn;
+
+/* Loads every object of the store (which the caller keeps open and owns). 0 or -1. */
+int ts_dm_db_open(struct ts_store *st, struct ts_dm_db **out, struct atoll_err *err);
+void ts_dm_db_close(struct ts_dm_db *db); /* NULL is a no-op; does not close the store */
+struct ts_store *ts_dm_db_store(struct ts_dm_db *db);
+
+/* Catches up with commits made by anyone (cheap when nothing changed). 0 or -1. */
+int ts_dm_db_sync(struct ts_dm_db *db, struct atoll_err *err);
+/* The store revision the cache reflects. */
+uint64_t ts_dm_db_revision(struct ts_dm_db *db);
+
+/*
+ * Reads one record (synced first). Returns 1 with *rec (a new reference to the
+ * shared, immutable record: never modify it; atoll_value_unref when done) and
+ * *rev (its mod revision; either may be NULL), 0 if absent, -1 on a store error.
+ */
+int ts_dm_db_get(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                 struct atoll_value **rec, uint64_t *rev, struct atoll_err *err);
+/* Like ts_dm_db_get for a ref of unknown class; *cls gets the class. */
+int ts_dm_db_get_any(struct ts_dm_db *db, const char *ref, const struct ts_dm_class **cls,
+                     struct atoll_value **rec, struct atoll_err *err);
+/* Finds the ref of an object by uuid: 1 (ref_out filled), 0 absent, -1 error. */
+int ts_dm_db_find_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                       char ref_out[ATOLL_REF_STRLEN + 1], struct atoll_err *err);
+/* The record at exactly revision rev if the cache holds it (new reference), else NULL. */
+struct atoll_value *ts_dm_db_peek(struct ts_dm_db *db, const char *ref, uint64_t rev);
+
+/*
+ * Visits every object of class c (synced first) under the read lock: fn gets
+ * the borrowed ref and record (take a reference to keep it) and returns 0 to
+ * continue or nonzero to stop. fn must not call back into the db. 0 or -1.
+ */
+typedef int (*ts_dm_db_visit_fn)(void *arg, const char *ref, struct atoll_value *rec);
+int ts_dm_db_foreach(struct ts_dm_db *db, const struct ts_dm_class *c, ts_dm_db_visit_fn fn,
+                     void *arg, struct atoll_err *err);
+/* Number of objects of class c (as of the last sync). */
+size_t ts_dm_db_count(struct ts_dm_db *db, const struct ts_dm_class *c);
+
+/*
+ * Transactions. fn reads and writes through t; ts_dm_db_txn commits what it
+ * wrote atomically, and when another writer got in between (a compare failed)
+ * it syncs and runs fn again (at most 64 times, with a growing random backoff;
+ * then INTERNAL_ERROR). fn must be repeatable: no side effects outside t.
+ * Returns 0 (*new_rev may be NULL), or -1 with err (from fn or the store).
+ */
+typedef int (*ts_dm_txn_fn)(struct ts_dm_txn *t, void *arg, struct atoll_err *err);
+int ts_dm_db_txn(struct ts_dm_db *db, ts_dm_txn_fn fn, void *arg, uint64_t *new_rev,
+                 struct atoll_err *err);
+
+/* Inside fn: the current record (this transaction's version if it wrote one), borrowed. 1/0. */
+int ts_dm_txn_get(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                  struct atoll_value **rec);
+/* A private copy of the current record to modify and hand to ts_dm_txn_put. 1/0. */
+int ts_dm_txn_get_mut(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                      struct atoll_value **rec);
+/*
+ * Writes (creates when absent) the record of (c, ref); takes ownership of rec,
+ * which must be a complete record of c in canonical form (ts_dm_value_coerce).
+ * Ref fields with an inverse update the target objects' ref sets. 0, or -1
+ * with err if the object must be created but exists (create=1) or must exist
+ * but does not (create=0): HANDLE_INVALID [class, ref].
+ */
+int ts_dm_txn_put(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                  struct atoll_value *rec, int create, struct atoll_err *err);
+/* Deletes (c, ref), removing it from inverse ref sets. HANDLE_INVALID if absent. */
+int ts_dm_txn_delete(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                     struct atoll_err *err);
+/* Marks (c, ref) written without change, so that it gets a new revision and an event. */
+int ts_dm_txn_touch(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                    struct atoll_err *err);
+
+#endif
