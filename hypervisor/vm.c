@@ -44,6 +44,8 @@ void vmm_vm_init(struct vmm_vm *vm, const struct vmm_config *cfg)
 
 void vmm_vm_kick_all(struct vmm_vm *vm)
 {
+    if (!vm->vcpus)
+        return;
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         struct vmm_vcpu *v = &vm->vcpus[i];
         if (v->run)
