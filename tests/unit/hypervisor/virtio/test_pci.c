@@ -114,6 +114,10 @@ static void test_bus(void)
     pci_io_read(bus, 0xCF8, 4, &v);
     is_int(v, 0x800, "0xCF8 reads back the address");
     ok(!pci_io_read(bus, 0x3F8, 1, &v), "port 0x3F8 is not claimed");
+    uint8_t rst = 6;
+    ok(!pci_io_write(bus, 0xCF9, 1, &rst), "byte write to 0xCF9 (reset register) not claimed");
+    ok(!pci_io_read(bus, 0xCF8, 1, &rst), "byte read of 0xCF8 not claimed");
+    ok(pci_io_read(bus, 0xCFE, 2, &v), "word read of 0xCFE claimed");
     ok(!pci_mmio_read(bus, WIN - 8, 4, &v), "MMIO below the window is not claimed");
 }
 
