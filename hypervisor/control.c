@@ -17,6 +17,7 @@
 #include "atoll/log.h"
 #include "atoll/util.h"
 #include "sock.h"
+#include "virtio/vdevs.h" /* virtio: disk commands */
 
 void vmm_control_kv(char *out, size_t outlen, const char *key, const char *value)
 {
@@ -106,7 +107,8 @@ static void cmd_version(struct vmm_control *c, char *arg, char *out, size_t outl
 
 static void cmd_help(struct vmm_control *c, char *arg, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit "
+    snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit,"
+             "disks,disk,disk-stats,disk-poll "
              "queries=vcpus,memory,state,exit-reason");
 }
 
@@ -149,6 +151,24 @@ static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen
     }
 }
 
+/* virtio: disk commands are answered by hypervisor/virtio/vdevs.c (vdevs_control) */
+static void cmd_disks(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "disks", arg, out, outlen);
+}
+static void cmd_disk(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "disk", arg, out, outlen);
+}
+static void cmd_disk_stats(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "disk-stats", arg, out, outlen);
+}
+static void cmd_disk_poll(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "disk-poll", arg, out, outlen);
+}
+
 static const struct {
     const char *name;
     cmd_fn fn;
@@ -157,6 +177,8 @@ static const struct {
     {"status", cmd_status, 0},   {"pause", cmd_pause, 0},     {"resume", cmd_resume, 0},
     {"destroy", cmd_destroy, 0}, {"query", cmd_query, 1},     {"version", cmd_version, 0},
     {"help", cmd_help, 0},
+    {"disks", cmd_disks, 0},     {"disk", cmd_disk, 1},       /* virtio */
+    {"disk-stats", cmd_disk_stats, 1}, {"disk-poll", cmd_disk_poll, 1},
 };
 
 void vmm_control_execute(struct vmm_control *c, const char *line, char *out, size_t outlen)

@@ -56,7 +56,8 @@ struct vdev_blk {
     struct blk_image *img;
     uint64_t size; /* bytes, multiple of 512 after rounding down */
     bool readonly;
-    char serial[VDEV_BLK_SERIAL_MAX];
+    char serial[VDEV_BLK_SERIAL_MAX];            /* as GET_ID returns it (no NUL) */
+    char serial_str[VDEV_BLK_SERIAL_MAX + 1];
     uint8_t config[VBLK_CONFIG_SIZE];
     /* I/O thread */
     pthread_t thread;
@@ -471,6 +472,7 @@ struct vdev_blk *vdev_blk_new(const struct vdev_blk_opts *o, const struct guestm
     b->readonly = o->readonly || blk_is_read_only(img);
     b->size = blk_get_size(img) & ~(SECTOR - 1);
     memcpy(b->serial, o->serial, strnlen(o->serial, VDEV_BLK_SERIAL_MAX));
+    memcpy(b->serial_str, o->serial, strnlen(o->serial, VDEV_BLK_SERIAL_MAX));
     b->poll = o->poll;
     b->poll_us = o->poll_us ? o->poll_us : VDEV_BLK_POLL_US_DEF;
     b->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -538,6 +540,19 @@ void vdev_blk_set_poll(struct vdev_blk *b, bool on, uint32_t poll_us)
     /* wake the thread so that it re-reads the mode (it re-checks and sleeps again) */
     if (write(vpci_kickfd(&b->t, 0), &one, sizeof(one)) < 0) {
     }
+}
+
+void vdev_blk_get_info(struct vdev_blk *b, struct vdev_blk_info *out)
+{
+    *out = (struct vdev_blk_info){
+        .path = blk_get_path(b->img),
+        .format = blk_format_name(blk_get_format(b->img)),
+        .serial = b->serial_str,
+        .sectors = b->size / SECTOR,
+        .readonly = b->readonly,
+        .poll = __atomic_load_n(&b->poll, __ATOMIC_RELAXED),
+        .poll_us = __atomic_load_n(&b->poll_us, __ATOMIC_RELAXED),
+    };
 }
 
 void vdev_blk_get_stats(struct vdev_blk *b, struct vdev_blk_stats *out)

@@ -67,4 +67,15 @@ struct vdev_blk_stats {
 /* Snapshot of the counters (any thread). */
 void vdev_blk_get_stats(struct vdev_blk *b, struct vdev_blk_stats *out);
 
+struct vdev_blk_info {
+    const char *path;   /* borrowed until vdev_blk_free */
+    const char *format; /* "raw" or "qcow2" */
+    const char *serial;
+    uint64_t sectors;
+    bool readonly, poll;
+    uint32_t poll_us;
+};
+/* Describes the disk (any thread). */
+void vdev_blk_get_info(struct vdev_blk *b, struct vdev_blk_info *out);
+
 #endif

@@ -253,3 +253,126 @@ bool vdevs_mmio(struct vdevs *v, uint64_t gpa, bool is_write, unsigned size, uin
     return is_write ? pci_mmio_write(v->bus, gpa, size, data)
                     : pci_mmio_read(v->bus, gpa, size, data);
 }
+
+/* Appends " key=value", quoting the value when it holds spaces, quotes or backslashes
+ * (the control protocol's rule, hypervisor/README.md). */
+static void kv(char *out, size_t outlen, const char *key, const char *val)
+{
+    size_t n = strlen(out);
+    if (n + 1 >= outlen)
+        return;
+    bool quote = !*val || strpbrk(val, " \t\"\\") != NULL;
+    n += (size_t)snprintf(out + n, outlen - n, " %s=%s", key, quote ? "\"" : "");
+    for (const char *p = val; *p && n + 3 < outlen; p++) {
+        if (*p == '"' || *p == '\\')
+            out[n++] = '\\';
+        out[n++] = *p;
+    }
+    if (quote && n + 1 < outlen)
+        out[n++] = '"';
+    out[n < outlen ? n : outlen - 1] = '\0';
+}
+
+static void kvn(char *out, size_t outlen, const char *key, uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+    kv(out, outlen, key, b);
+}
+
+/* Parses the leading disk index of arg; returns the disk or NULL (out holds the error). */
+static struct vdev_blk *disk_arg(struct vdevs *v, const char *arg, const char **rest,
+                                 unsigned *idx, char *out, size_t outlen)
+{
+    char num[16];
+    size_t n = 0;
+    while (arg && arg[n] && arg[n] != ' ' && n < sizeof(num) - 1) {
+        num[n] = arg[n];
+        n++;
+    }
+    num[n] = '\0';
+    uint64_t i;
+    if (!arg || atoll_parse_u64(num, 10, &i) < 0 || i >= v->ndisks) {
+        snprintf(out, outlen, "ERR BAD_ARGUMENT disk index '%s' is invalid: expected 0 to %d",
+                 arg ? num : "", (int)v->ndisks - 1);
+        return NULL;
+    }
+    *rest = arg + n;
+    while (**rest == ' ')
+        (*rest)++;
+    *idx = (unsigned)i;
+    return v->disks[i];
+}
+
+int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, size_t outlen)
+{
+    const char *rest;
+    unsigned i;
+    struct vdev_blk *b;
+    if (!strcmp(cmd, "disks")) {
+        snprintf(out, outlen, "OK");
+        kvn(out, outlen, "count", v ? v->ndisks : 0);
+        return 0;
+    }
+    if (strcmp(cmd, "disk") && strcmp(cmd, "disk-stats") && strcmp(cmd, "disk-poll"))
+        return -1;
+    if (!v) {
+        snprintf(out, outlen, "ERR BAD_ARGUMENT this VM has no disks");
+        return 0;
+    }
+    if (!(b = disk_arg(v, arg, &rest, &i, out, outlen)))
+        return 0;
+    if (!strcmp(cmd, "disk-poll")) {
+        char mode[8] = "";
+        uint64_t us = 0;
+        size_t n = strcspn(rest, " ");
+        if (n < sizeof(mode))
+            memcpy(mode, rest, n);
+        mode[n < sizeof(mode) ? n : 0] = '\0';
+        const char *usp = rest + n;
+        while (*usp == ' ')
+            usp++;
+        bool on = !strcmp(mode, "on");
+        if ((!on && strcmp(mode, "off")) ||
+            (*usp && (atoll_parse_u64(usp, 10, &us) < 0 || us == 0 ||
+                      us > VDEV_BLK_POLL_US_MAX))) {
+            snprintf(out, outlen, "ERR BAD_ARGUMENT usage: disk-poll N on|off [1-%u]",
+                     VDEV_BLK_POLL_US_MAX);
+            return 0;
+        }
+        vdev_blk_set_poll(b, on, (uint32_t)us);
+    } else if (*rest) {
+        snprintf(out, outlen, "ERR BAD_ARGUMENT %s takes only a disk index", cmd);
+        return 0;
+    }
+    snprintf(out, outlen, "OK");
+    kvn(out, outlen, "disk", i);
+    struct vdev_blk_info in;
+    vdev_blk_get_info(b, &in);
+    if (!strcmp(cmd, "disk")) {
+        kv(out, outlen, "path", in.path);
+        kv(out, outlen, "format", in.format);
+        kvn(out, outlen, "sectors", in.sectors);
+        kv(out, outlen, "readonly", in.readonly ? "on" : "off");
+        kv(out, outlen, "serial", in.serial);
+    }
+    if (!strcmp(cmd, "disk-stats")) {
+        struct vdev_blk_stats st;
+        vdev_blk_get_stats(b, &st);
+        kvn(out, outlen, "reads", st.reads);
+        kvn(out, outlen, "writes", st.writes);
+        kvn(out, outlen, "flushes", st.flushes);
+        kvn(out, outlen, "discards", st.discards);
+        kvn(out, outlen, "read_bytes", st.read_bytes);
+        kvn(out, outlen, "write_bytes", st.write_bytes);
+        kvn(out, outlen, "io_errors", st.io_errors);
+        kvn(out, outlen, "bad_chains", st.bad_chains);
+        kvn(out, outlen, "kicks", st.kicks);
+        kvn(out, outlen, "polled", st.polled);
+        kvn(out, outlen, "irqs", st.irqs);
+    } else {
+        kv(out, outlen, "poll", in.poll ? "on" : "off");
+        kvn(out, outlen, "poll_us", in.poll_us);
+    }
+    return 0;
+}

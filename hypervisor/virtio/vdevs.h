@@ -44,6 +44,21 @@ struct vdev_blk *vdevs_get_disk(struct vdevs *v, unsigned i);
 unsigned vdevs_disk_count(const struct vdevs *v);
 
 /*
+ * Control-socket commands for the devices; the VMM's control.c forwards them here:
+ *   disks                     OK count=N
+ *   disk N                    OK disk=N path=P format=F sectors=S readonly=on|off
+ *                             serial=S poll=on|off poll_us=U
+ *   disk-stats N              OK disk=N reads=.. writes=.. flushes=.. discards=..
+ *                             read_bytes=.. write_bytes=.. io_errors=.. bad_chains=..
+ *                             kicks=.. polled=.. irqs=..
+ *   disk-poll N on|off [US]   OK disk=N poll=on|off poll_us=U
+ * Writes "OK ..." or "ERR BAD_ARGUMENT <message>" (no newline) into out. Returns 0 when
+ * cmd is one of these, -1 otherwise (out untouched). Main-loop thread.
+ */
+int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out,
+                  size_t outlen);
+
+/*
  * Exit dispatch: true if the access was PCI's (ports 0xCF8-0xCFF, or a BAR). For reads
  * data is filled. size: 1, 2, 4 for ports; 1, 2, 4, 8 for MMIO.
  */

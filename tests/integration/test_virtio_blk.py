@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest as v  # noqa: E402
 from vmmtest import t  # noqa: E402
+from pvhfixture import make_pvh  # noqa: E402
 
 t.need_kvm()
 if not os.path.exists(v.vmm_path()):
@@ -112,5 +113,28 @@ else:
          b"\x3c" * ((1 << 20) - 16 * SECTOR), "qcow2: the rest still comes from the base image")
     with open(base, "rb") as f:
         t.ok(f.read() == b"\x3c" * (1 << 20), "qcow2: the backing file is unchanged")
+
+# control socket: disk listing, counters after the guest's I/O, polling switched live
+halt = make_pvh(os.path.join(d, "halt.elf"), "halt")
+img = os.path.join(d, "ctl.img")
+with open(img, "wb") as f:
+    f.truncate(1 << 20)
+m = v.Vmm(halt, extra=["--disk", f"path={img},format=raw,serial=CTL 1"])
+t.ok(m.open_control() is not None, "control: connected")
+t.is_eq(m.ctl("disks"), "OK count=1", "control: disks")
+ans = m.ctl("disk 0") or ""
+t.ok(ans.startswith("OK disk=0 path=") and 'serial="CTL 1"' in ans and "sectors=2048" in ans,
+     f"control: disk 0 ({ans})")
+t.is_eq(m.ctl("disk-poll 0 on 500"), "OK disk=0 poll=on poll_us=500", "control: polling on")
+t.is_eq(m.ctl("disk-poll 0 off"), "OK disk=0 poll=off poll_us=500", "control: polling off")
+ans = m.ctl("disk-stats 0") or ""
+t.ok(ans.startswith("OK disk=0 reads=0 writes=0"), f"control: disk-stats ({ans[:60]})")
+ans = m.ctl("disk-stats 3") or ""
+t.ok(ans.startswith("ERR BAD_ARGUMENT"), "control: bad disk index refused")
+t.ok((m.ctl("status") or "").startswith("OK state=running"), "control: VM still running")
+m.ctl("destroy")
+st, _ = m.wait(30)
+t.is_eq(st, 6, "control: destroyed")
+m.close()
 
 t.done()

@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "virtio/blk.h"
 #include "virtio/pci.h"
+#include "virtio/vdevs.h"
 #include "virtio/virtio_pci.h"
 
 #define WIN   0xE0000000ULL
@@ -359,6 +360,43 @@ static void test_ro_disk(void)
     vdev_blk_free(b);
 }
 
+/* The VMM-facing entry point without KVM: --disk options and control commands. */
+static void test_vdevs(void)
+{
+    char e[512], out[512];
+    struct vdevs *v = vdevs_new(-1, &gm, WIN, 256 << 20, e, sizeof(e));
+    ok(v != NULL, "vdevs without KVM");
+    snprintf(e, sizeof(e), "path=%s,format=raw,serial=S0", img_rw);
+    is_int(vdevs_add_disk(v, e, e, sizeof(e)), 0, "vdevs_add_disk");
+    snprintf(e, sizeof(e), "path=%s,readonly=on,serial=has space", img_ro);
+    is_int(vdevs_add_disk(v, e, e, sizeof(e)), 0, "second disk");
+    is_int(vdevs_add_disk(v, "path=/nonexistent/x.img", e, sizeof(e)), -1, "missing image refused");
+    diag("%s", e);
+    is_int(vdevs_add_disk(v, "bogus=1", e, sizeof(e)), -1, "bad option refused");
+    is_int(vdevs_disk_count(v), 2, "two disks");
+    uint32_t probe = 0x80000000u | 1u << 11, id = 0;
+    vdevs_pio(v, 0xCF8, true, 4, (uint8_t *)&probe);
+    vdevs_pio(v, 0xCFC, false, 4, (uint8_t *)&id);
+    is_int(id, 0x10421af4, "disk 0 visible at 00:01.0 through vdevs_pio");
+    is_int(vdevs_control(v, "status", NULL, out, sizeof(out)), -1, "foreign command not taken");
+    vdevs_control(v, "disks", NULL, out, sizeof(out));
+    is_str(out, "OK count=2", "disks");
+    vdevs_control(v, "disk", "1", out, sizeof(out));
+    ok(strstr(out, "readonly=on") && strstr(out, "serial=\"has space\"") &&
+       strstr(out, "sectors=2048") && strstr(out, "format=raw"), "disk 1: %s", out);
+    vdevs_control(v, "disk-poll", "0 on 250", out, sizeof(out));
+    is_str(out, "OK disk=0 poll=on poll_us=250", "disk-poll on");
+    vdevs_control(v, "disk-poll", "0 off", out, sizeof(out));
+    is_str(out, "OK disk=0 poll=off poll_us=250", "disk-poll off keeps the window");
+    vdevs_control(v, "disk-poll", "0 maybe", out, sizeof(out));
+    ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "disk-poll bad mode: %s", out);
+    vdevs_control(v, "disk-stats", "7", out, sizeof(out));
+    ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "disk-stats bad index: %s", out);
+    vdevs_control(v, "disk-stats", "0", out, sizeof(out));
+    ok(!strncmp(out, "OK disk=0 reads=0 writes=0", 26), "disk-stats: %s", out);
+    vdevs_free(v);
+}
+
 int main(void)
 {
     fakeram_init(&ram, RAMSZ);
@@ -370,6 +408,7 @@ int main(void)
     test_parse();
     test_rw_disk();
     test_ro_disk();
+    test_vdevs();
     unlink(img_rw);
     unlink(img_ro);
     pci_bus_free(bus);
