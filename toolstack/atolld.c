@@ -20,12 +20,17 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "api_tasks.h"
 #include "atoll/log.h"
 #include "atoll/util.h"
+#include "dm.h"
+#include "dm_db.h"
+#include "dm_generic.h"
 #include "http.h"
 #include "rbac.h"
 #include "rpc.h"
 #include "session.h"
+#include "store.h"
 #include "workq.h"
 #include "xmlrpc.h"
 
@@ -211,6 +216,10 @@ int main(int argc, char **argv)
     if (o.root_pw_file && !root_pw)
         return 1;
     ATOLL_AUTOFREE char *audit = atoll_strdup_printf("%s/audit.log", o.state_dir);
+    ATOLL_AUTOFREE char *db_path = atoll_strdup_printf("%s/atoll.db", o.state_dir);
+    struct ts_store *store = NULL;
+    struct ts_dm_db *db = NULL;
+    unsigned left = 0;
     ATOLL_AUTOFREE char *sock = o.socket ? atoll_strdup(o.socket)
                                          : atoll_strdup_printf("%s/atolld.sock", o.state_dir);
     if (strcmp(sock, "none") == 0) {
@@ -231,12 +240,17 @@ int main(int argc, char **argv)
         explicit_bzero(root_pw, strlen(root_pw));
     if (ts_rbac_audit_open(audit, &err) < 0)
         goto out;
+    /* the object store and the datamodel over it */
+    ts_dm_init();
+    if (ts_store_open(db_path, NULL, &store, &err) < 0 || ts_dm_db_open(store, &db, &err) < 0)
+        goto out;
     /*
-     * Method registration. The datamodel's generic methods and the VM
-     * operations register here too, after the session methods (whose
-     * session.* names they must leave alone).
+     * Method registration, hand-written first: the generic datamodel methods
+     * are registered as defaults and never replace them (session.* stays here,
+     * VM actions come from vmops).
      */
-    if (ts_session_register_methods(&err) < 0 || ts_rpc_start(256, &err) < 0)
+    if (ts_session_register_methods(&err) < 0 || ts_api_tasks_install(db, &err) < 0 ||
+        ts_dm_generic_register(db, &err) < 0 || ts_rpc_start(256, &err) < 0)
         goto out;
     if (ts_workq_start(4, o.workers) < 0) {
         ATOLL_ERR(&err, ATOLL_E_INTERNAL_ERROR, "cannot start the worker pool");
@@ -266,7 +280,7 @@ int main(int argc, char **argv)
     event_free(tick);
     rc = 0;
 out_workq: {
-    unsigned left = ts_workq_stop(3000);
+    left = ts_workq_stop(3000);
     ts_http_stop();
     if (left)
         log_warn("%u API call(s) still running at exit", left);
@@ -275,7 +289,7 @@ out_workq: {
 }
 out:
     if (atoll_err_is_set(&err)) {
-        log_error("%s%s%s", atoll_err_code_name(err.code) ? err.params[0] : "startup failed",
+        log_error("%s%s%s", err.nparams > 0 ? err.params[0] : "startup failed",
                   err.detail ? ": " : "", err.detail ? err.detail : "");
         rc = 1;
     }
@@ -284,6 +298,10 @@ out:
         unlink(sock);
     ts_rbac_audit_close();
     ts_session_fini();
+    if (left == 0) { /* never pull the store from under a call still running */
+        ts_dm_db_close(db);
+        ts_store_close(store);
+    }
     event_base_free(base);
     log_info("atolld stopped");
     return rc;

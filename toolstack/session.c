@@ -345,6 +345,33 @@ struct atoll_value *ts_session_user_list(void)
 
 /* ---------------------------------------------------------------- sessions */
 
+/* Refs of sessions dropped under the lock, announced to the hook after it is released. */
+struct gone {
+    char (*refs)[ATOLL_REF_STRLEN + 1];
+    unsigned n;
+};
+
+static struct {
+    ts_session_gone_fn fn;
+    void *arg;
+} gone_hook;
+
+void ts_session_set_gone_hook(ts_session_gone_fn fn, void *arg)
+{
+    gone_hook.fn = fn;
+    gone_hook.arg = arg;
+}
+
+static void gone_flush(struct gone *g)
+{
+    for (unsigned i = 0; i < g->n; i++)
+        if (gone_hook.fn)
+            gone_hook.fn(gone_hook.arg, g->refs[i]);
+    free(g->refs);
+    g->refs = NULL;
+    g->n = 0;
+}
+
 static unsigned bucket_of(const char *ref)
 {
     uint32_t h = 2166136261u;
@@ -361,17 +388,21 @@ static struct session **find_slot_locked(const char *ref)
     return pp;
 }
 
-static void drop_locked(struct session **pp)
+static void drop_locked(struct session **pp, struct gone *g)
 {
     struct session *s = *pp;
     *pp = s->next;
+    if (g) {
+        g->refs = atoll_realloc(g->refs, (g->n + 1) * sizeof(*g->refs));
+        memcpy(g->refs[g->n++], s->info.ref, sizeof(s->info.ref));
+    }
     ts_session_info_fini(&s->info);
     free(s);
     S.nsessions--;
 }
 
 /* Evicts the least recently active session, of one (user, originator) group if user is given. */
-static void evict_oldest_locked(const char *user, const char *originator)
+static void evict_oldest_locked(const char *user, const char *originator, struct gone *g)
 {
     struct session **oldest = NULL;
     for (unsigned b = 0; b < SESSION_BUCKETS; b++)
@@ -383,7 +414,7 @@ static void evict_oldest_locked(const char *user, const char *originator)
                 oldest = pp;
         }
     if (oldest)
-        drop_locked(oldest);
+        drop_locked(oldest, g);
 }
 
 static unsigned group_size_locked(const char *user, const char *originator)
@@ -433,17 +464,19 @@ static int login_common(const char *user, const char *password, const char *orig
     s->info.role = role;
     s->info.is_local_superuser = strcmp(user, "root") == 0;
     s->info.created = s->info.last_active = now_s();
+    struct gone g = {0};
     pthread_mutex_lock(&S.lock);
     if (group_size_locked(user, s->info.originator) >= MAX_SESSIONS_PER_GROUP)
-        evict_oldest_locked(user, s->info.originator);
+        evict_oldest_locked(user, s->info.originator, &g);
     if (S.nsessions >= MAX_SESSIONS)
-        evict_oldest_locked(NULL, NULL);
+        evict_oldest_locked(NULL, NULL, &g);
     unsigned b = bucket_of(s->info.ref);
     s->next = S.buckets[b];
     S.buckets[b] = s;
     S.nsessions++;
     memcpy(ref_out, s->info.ref, sizeof(s->info.ref));
     pthread_mutex_unlock(&S.lock);
+    gone_flush(&g);
     log_info("user '%s' logged in (session %s, originator '%s')", user, s->info.uuid,
              s->info.originator);
     return 0;
@@ -464,22 +497,26 @@ int ts_session_logout(const char *ref, struct atoll_err *err)
         ATOLL_ERR(err, ATOLL_E_SESSION_INVALID, ref ? ref : "");
         return -1;
     }
-    drop_locked(pp);
+    struct gone g = {0};
+    drop_locked(pp, &g);
     pthread_mutex_unlock(&S.lock);
+    gone_flush(&g);
     return 0;
 }
 
 int ts_session_check(const char *ref, struct ts_session_info *out, struct atoll_err *err)
 {
     int64_t now = now_s();
+    struct gone g = {0};
     pthread_mutex_lock(&S.lock);
     struct session **pp = ref ? find_slot_locked(ref) : NULL;
     if (pp && *pp && now - (*pp)->info.last_active > (int64_t)S.idle_timeout_s) {
-        drop_locked(pp);
+        drop_locked(pp, &g);
         pp = NULL;
     }
     if (!pp || !*pp) {
         pthread_mutex_unlock(&S.lock);
+        gone_flush(&g);
         ATOLL_ERR(err, ATOLL_E_SESSION_INVALID, ref ? ref : "");
         return -1;
     }
@@ -518,17 +555,19 @@ unsigned ts_session_expire(void)
 {
     int64_t now = now_s();
     unsigned n = 0;
+    struct gone g = {0};
     pthread_mutex_lock(&S.lock);
     for (unsigned b = 0; b < SESSION_BUCKETS; b++)
         for (struct session **pp = &S.buckets[b]; *pp;) {
             if (now - (*pp)->info.last_active > (int64_t)S.idle_timeout_s) {
-                drop_locked(pp);
+                drop_locked(pp, &g);
                 n++;
             } else {
                 pp = &(*pp)->next;
             }
         }
     pthread_mutex_unlock(&S.lock);
+    gone_flush(&g);
     if (n)
         log_info("%u idle session(s) expired", n);
     return n;
@@ -537,17 +576,19 @@ unsigned ts_session_expire(void)
 unsigned ts_session_logout_user(const char *user)
 {
     unsigned n = 0;
+    struct gone g = {0};
     pthread_mutex_lock(&S.lock);
     for (unsigned b = 0; b < SESSION_BUCKETS; b++)
         for (struct session **pp = &S.buckets[b]; *pp;) {
             if (strcmp((*pp)->info.user, user) == 0) {
-                drop_locked(pp);
+                drop_locked(pp, &g);
                 n++;
             } else {
                 pp = &(*pp)->next;
             }
         }
     pthread_mutex_unlock(&S.lock);
+    gone_flush(&g);
     return n;
 }
 
@@ -581,7 +622,7 @@ void ts_session_fini(void)
     pthread_mutex_lock(&S.lock);
     for (unsigned b = 0; b < SESSION_BUCKETS; b++)
         while (S.buckets[b])
-            drop_locked(&S.buckets[b]);
+            drop_locked(&S.buckets[b], NULL);
     for (unsigned i = 0; i < S.nusers; i++) {
         free(S.users[i].name);
         free(S.users[i].hash);

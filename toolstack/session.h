@@ -72,6 +72,14 @@ struct atoll_value *ts_session_user_list(void);
  * the user must exist. */
 int ts_session_login_trusted(const char *user, const char *originator,
                              char ref_out[ATOLL_REF_STRLEN + 1], struct atoll_err *err);
+/*
+ * Called (outside the session lock, on whatever thread ended it) for every
+ * session that ends: logout, idle expiry, eviction, user removal. events.c
+ * uses it to wake event.from callers with SESSION_INVALID. One hook; NULL clears.
+ */
+typedef void (*ts_session_gone_fn)(void *arg, const char *ref);
+void ts_session_set_gone_hook(ts_session_gone_fn fn, void *arg);
+
 /* The host ref reported as session.this_host (default OpaqueRef:NULL); copied. */
 void ts_session_set_this_host(const char *host_ref);
 
