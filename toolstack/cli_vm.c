@@ -1,0 +1,248 @@
+/*
+ * toolstack/cli_vm.c - the atoll CLI's VM actions: vm-start, -shutdown,
+ * -reboot, -pause, -unpause, -suspend, -resume on xe selectors, vm-destroy by
+ * uuid, and vm-install (from a template, or in Atoll directly from a kernel).
+ * Threads: single-threaded. Trust: arguments are user input, checked before use.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atoll/util.h"
+#include "cli.h"
+#include "cli_format.h"
+
+static int parse_bool(struct cli *c, const char *key, const char *v, int *out)
+{
+    if (!v)
+        return 0;
+    if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return cli_usage(c, "%s: expected true or false, got '%s'", key, v);
+    return 0;
+}
+
+static int report(struct cli_err *e)
+{
+    cli_err_print(e);
+    cli_err_clear(e);
+    return -1;
+}
+
+int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd)
+{
+    static const struct {
+        const char *cmd, *method, *forced;
+        int flags;              /* 1: takes (paused, force) */
+    } ops[] = {
+        {"vm-start", "VM.start", "VM.start", 1},
+        {"vm-shutdown", "VM.clean_shutdown", "VM.hard_shutdown", 0},
+        {"vm-reboot", "VM.clean_reboot", "VM.hard_reboot", 0},
+        {"vm-pause", "VM.pause", NULL, 0},
+        {"vm-unpause", "VM.unpause", NULL, 0},
+        {"vm-suspend", "VM.suspend", NULL, 0},
+        {"vm-resume", "VM.resume", "VM.resume", 1},
+    };
+    unsigned op = 0;
+    while (op < ATOLL_ARRAY_SIZE(ops) && strcmp(ops[op].cmd, cmd->name) != 0)
+        op++;
+    if (op == ATOLL_ARRAY_SIZE(ops))
+        return cli_usage(c, "no such VM action");
+    int paused = 0, force = c->force;
+    if (ops[op].flags && parse_bool(c, "paused", cli_arg(c, "paused"), &paused) < 0)
+        return -1;
+    if (ops[op].forced && parse_bool(c, "force", cli_arg(c, "force"), &force) < 0)
+        return -1;
+    if (!ops[op].forced && (c->force || cli_arg(c, "force")))
+        return cli_usage(c, "--force is not an option of %s", cmd->name);
+    struct cli_view *v;
+    unsigned n;
+    if (cli_select(c, "VM", "vm", 1, &v, &n) < 0)
+        return -1;
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        struct cli_err e = {0};
+        ATOLL_AUTOVALUE p1 = atoll_value_bool(paused);
+        ATOLL_AUTOVALUE p2 = atoll_value_bool(force);
+        struct atoll_value *p[] = {v[i].ref, p1, p2};
+        const char *m = force ? ops[op].forced : ops[op].method;
+        ATOLL_AUTOVALUE r = cli_call(c, m, p, ops[op].flags ? 3 : 1, &e);
+        if (!r)
+            rc = report(&e);
+    }
+    cli_views_free(v, n);
+    return rc;
+}
+
+int cli_cmd_vm_destroy(struct cli *c, const struct cli_cmd *cmd)
+{
+    const char *uuid = cli_arg(c, "uuid");
+    if (!uuid)
+        return cli_usage(c, "missing parameter 'uuid' (expected uuid=<uuid of the VM>)");
+    if (cli_check_unused(c) < 0)
+        return -1;
+    ATOLL_AUTOVALUE ref = cli_ref_by_uuid(c, "VM", uuid);
+    if (!ref)
+        return -1;
+    struct cli_err e = {0};
+    struct atoll_value *p[] = {ref};
+    ATOLL_AUTOVALUE r = cli_call(c, "VM.destroy", p, 1, &e);
+    (void)cmd;
+    return r ? 0 : report(&e);
+}
+
+/* VM.<method>(ref, value) with value borrowed; prints errors. */
+static int set(struct cli *c, struct atoll_value *ref, const char *method,
+               struct atoll_value *value)
+{
+    struct cli_err e = {0};
+    struct atoll_value *p[] = {ref, value};
+    ATOLL_AUTOVALUE r = cli_call(c, method, p, 2, &e);
+    return r ? 0 : report(&e);
+}
+
+/* The template named by name-label or uuid: ref (owned) or NULL after printing the error. */
+static struct atoll_value *find_template(struct cli *c, const char *name)
+{
+    struct cli_err e = {0};
+    ATOLL_AUTOVALUE all = cli_call(c, "VM.get_all_records", NULL, 0, &e);
+    if (!all) {
+        report(&e);
+        return NULL;
+    }
+    struct atoll_value *found = NULL;
+    unsigned matches = 0;
+    for (size_t i = 0; i < atoll_value_struct_len(all); i++) {
+        const char *ref;
+        struct atoll_value *rec;
+        atoll_value_struct_at(all, i, &ref, &rec);
+        const struct atoll_value *t = atoll_value_struct_get(rec, "is_a_template");
+        if (!t || atoll_value_type(t) != ATOLL_VALUE_BOOL || !atoll_value_get_bool(t))
+            continue;
+        const char *u = atoll_value_struct_get_string(rec, "uuid");
+        const char *l = atoll_value_struct_get_string(rec, "name_label");
+        if ((u && strcmp(u, name) == 0) || (l && strcmp(l, name) == 0)) {
+            matches++;
+            if (!found)
+                found = atoll_value_string(ref);
+        }
+    }
+    if (matches != 1) {
+        fprintf(stderr, matches ? "Several templates are called '%s': give its uuid\n"
+                                : "No template named '%s' (see vm-list is-a-template=true)\n",
+                name);
+        atoll_value_unref(found);
+        return NULL;
+    }
+    return found;
+}
+
+int cli_cmd_vm_install(struct cli *c, const struct cli_cmd *cmd)
+{
+    const char *name = cli_arg(c, "new-name-label"), *tmpl = cli_arg(c, "template");
+    const char *kernel = cli_arg(c, "kernel"), *ramdisk = cli_arg(c, "ramdisk");
+    const char *args = cli_arg(c, "args"), *mem = cli_arg(c, "memory");
+    const char *vcpus = cli_arg(c, "vcpus"), *desc = cli_arg(c, "new-name-description");
+    (void)cmd;
+    if (!name)
+        return cli_usage(c, "missing parameter 'new-name-label' (the new VM's name)");
+    if (!tmpl && !kernel)
+        return cli_usage(c, "expected template=<template name or uuid> or kernel=<path of the "
+                         "kernel to boot>");
+    if (cli_check_unused(c) < 0)
+        return -1;
+    uint64_t bytes = 0, nv = 0;
+    if (mem && (atoll_parse_size(mem, 1, &bytes) < 0 || bytes < (1u << 20) ||
+                bytes > INT64_MAX))
+        return cli_usage(c, "memory: expected a size of at least 1M (256M, 1G; a bare number "
+                         "is MiB), got '%s'", mem);
+    if (vcpus && (atoll_parse_u64(vcpus, 10, &nv) < 0 || nv < 1 || nv > 256))
+        return cli_usage(c, "vcpus: expected a count from 1 to 256, got '%s'", vcpus);
+
+    struct cli_err e = {0};
+    ATOLL_AUTOVALUE ref = NULL;
+    if (tmpl) {
+        ATOLL_AUTOVALUE t = find_template(c, tmpl);
+        if (!t)
+            return -1;
+        ATOLL_AUTOVALUE nm = atoll_value_string(name);
+        struct atoll_value *p[] = {t, nm};
+        ref = cli_call(c, "VM.clone", p, 2, &e);
+        if (!ref)
+            return report(&e);
+        struct atoll_value *pp[] = {ref};
+        ATOLL_AUTOVALUE r = cli_call(c, "VM.provision", pp, 1, &e);
+        if (!r && !cli_err_is(&e, "MESSAGE_METHOD_UNKNOWN"))
+            return report(&e);
+        cli_err_clear(&e);
+        ATOLL_AUTOVALUE no = atoll_value_bool(0);
+        if (set(c, ref, "VM.set_is_a_template", no) < 0)
+            return -1;
+        if (desc) {
+            ATOLL_AUTOVALUE d = atoll_value_string(desc);
+            if (set(c, ref, "VM.set_name_description", d) < 0)
+                return -1;
+        }
+        const char *const fields[][2] = {{"VM.set_PV_kernel", kernel},
+                                         {"VM.set_PV_ramdisk", ramdisk},
+                                         {"VM.set_PV_args", args}};
+        for (unsigned i = 0; i < 3; i++) {
+            if (!fields[i][1])
+                continue;
+            ATOLL_AUTOVALUE s = atoll_value_string(fields[i][1]);
+            if (set(c, ref, fields[i][0], s) < 0)
+                return -1;
+        }
+        if (mem) {
+            ATOLL_AUTOVALUE m = atoll_value_int((int64_t)bytes);
+            struct atoll_value *mp[] = {ref, m, m, m, m};
+            ATOLL_AUTOVALUE r2 = cli_call(c, "VM.set_memory_limits", mp, 5, &e);
+            if (!r2)
+                return report(&e);
+        }
+        if (vcpus) { /* raise the maximum first, lower it last */
+            ATOLL_AUTOVALUE nvv = atoll_value_int((int64_t)nv);
+            if (set(c, ref, "VM.set_VCPUs_at_startup", nvv) < 0) {
+                if (set(c, ref, "VM.set_VCPUs_max", nvv) < 0 ||
+                    set(c, ref, "VM.set_VCPUs_at_startup", nvv) < 0)
+                    return -1;
+            } else if (set(c, ref, "VM.set_VCPUs_max", nvv) < 0) {
+                return -1;
+            }
+        }
+    } else {
+        ATOLL_AUTOVALUE rec = atoll_value_struct();
+        int64_t m = mem ? (int64_t)bytes : 256 << 20;
+        int64_t n = vcpus ? (int64_t)nv : 1;
+        atoll_value_struct_set_string(rec, "name_label", name);
+        atoll_value_struct_set_string(rec, "name_description", desc ? desc : "");
+        atoll_value_struct_set_string(rec, "PV_kernel", kernel);
+        atoll_value_struct_set_string(rec, "PV_ramdisk", ramdisk ? ramdisk : "");
+        atoll_value_struct_set_string(rec, "PV_args", args ? args : "");
+        const char *memf[] = {"memory_static_min", "memory_static_max", "memory_dynamic_min",
+                              "memory_dynamic_max"};
+        for (unsigned i = 0; i < 4; i++)
+            atoll_value_struct_set(rec, memf[i], atoll_value_string_take(
+                                       atoll_strdup_printf("%lld", (long long)m)));
+        atoll_value_struct_set(rec, "VCPUs_max",
+                               atoll_value_string_take(atoll_strdup_printf("%lld", (long long)n)));
+        atoll_value_struct_set(rec, "VCPUs_at_startup",
+                               atoll_value_string_take(atoll_strdup_printf("%lld", (long long)n)));
+        atoll_value_struct_set_bool(rec, "is_a_template", 0);
+        struct atoll_value *p[] = {rec};
+        ref = cli_call(c, "VM.create", p, 1, &e);
+        if (!ref)
+            return report(&e);
+    }
+    if (atoll_value_type(ref) != ATOLL_VALUE_STRING)
+        return cli_usage(c, "the server's answer is not a VM reference");
+    struct atoll_value *p[] = {ref};
+    ATOLL_AUTOVALUE uuid = cli_call(c, "VM.get_uuid", p, 1, &e);
+    if (!uuid || atoll_value_type(uuid) != ATOLL_VALUE_STRING)
+        return uuid ? -1 : report(&e);
+    printf("%s\n", atoll_value_get_string(uuid));
+    return 0;
+}
