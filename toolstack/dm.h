@@ -59,11 +59,11 @@ struct ts_dm_field {
     const char *name;              /* "name_label" */
     const struct ts_dm_type *type;
     enum ts_dm_qual qual;
-    const char *def;               /* default as text ("Halted", "0", "true"); NULL: the type's zero */
+    const char *def;               /* default as text ("Halted", "0"); NULL: the type's zero */
     enum ts_role read_role;        /* TS_ROLE_NONE: the class default */
     enum ts_role write_role;       /* TS_ROLE_NONE: the class default */
-    const char *inverse;           /* REF fields: the ref-set field of the target class that lists
-                                    * the objects pointing at it ("VIFs" for VIF.VM); kept in sync */
+    const char *inverse;           /* REF fields: the ref-set field of the target class that
+                                    * lists the objects pointing at it ("VIFs" for VIF.VM) */
     unsigned flags;                /* TS_DM_F_* */
 };
 
@@ -83,7 +83,7 @@ enum ts_dm_class_flags {
     TS_DM_C_CREATE = 1u << 0,      /* generic <class>.create(record) */
     TS_DM_C_DESTROY = 1u << 1,     /* generic <class>.destroy(ref) */
     TS_DM_C_NO_EVENTS = 1u << 2,   /* gen_events=false (session, event) */
-    TS_DM_C_NOT_STORED = 1u << 3,  /* not in the object store: no generic methods (event, session) */
+    TS_DM_C_NOT_STORED = 1u << 3,  /* not in the store, no generic methods (event, session) */
 };
 
 struct ts_dm_class {
@@ -149,7 +149,7 @@ struct atoll_value *ts_dm_field_default(const struct ts_dm_class *c, unsigned in
 int ts_dm_value_coerce(const struct ts_dm_type *t, struct atoll_value *in, const char *field,
                        struct atoll_value **out, struct atoll_err *err);
 
-/* Text form of a scalar field value, as where-expressions compare them ("true", "42"). Caller frees. */
+/* Text form of a field value, as where-expressions compare them ("true", "42"). Caller frees. */
 char *ts_dm_value_text(const struct atoll_value *v);
 
 /*

@@ -57,7 +57,8 @@ int ts_store_open(const char *spec, const char *opts, struct ts_store **out,
     if (strncmp(spec, "sqlite:", 7) == 0)
         path = spec + 7;
     else if (strstr(spec, "://") || (strchr(spec, ':') && spec[0] != '/' && spec[0] != '.')) {
-        ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "store: unsupported store spec, expected sqlite:<path>");
+        ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR,
+                  "store: unsupported store spec, expected sqlite:<path>");
         atoll_err_detail(err, "store spec '%s' names no known backend", spec);
         return -1;
     }

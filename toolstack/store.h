@@ -51,7 +51,7 @@ struct ts_store_changes {
     struct ts_store_change *v;
     size_t n;
     uint64_t revision;  /* the store revision these changes bring the caller up to */
-    int compacted;      /* 1: "since" is older than the kept deletion log; deletions may be missing */
+    int compacted;      /* 1: "since" predates the kept deletion log: deletions may be missing */
 };
 
 /*

@@ -35,8 +35,9 @@ static const char *const stmt_sql[S_NSTMT] = {
     [S_COUNT_CLS] = "SELECT count(*) FROM objects WHERE cls = ?1",
     [S_COUNT_ALL] = "SELECT count(*) FROM objects",
     [S_REVS] = "SELECT create_rev, mod_rev FROM objects WHERE cls = ?1 AND ref = ?2",
-    [S_PUT] = "INSERT INTO objects(cls, ref, create_rev, mod_rev, data) VALUES (?1, ?2, ?3, ?3, ?4) "
-              "ON CONFLICT(cls, ref) DO UPDATE SET mod_rev = excluded.mod_rev, data = excluded.data",
+    [S_PUT] = "INSERT INTO objects(cls, ref, create_rev, mod_rev, data) "
+              "VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT(cls, ref) "
+              "DO UPDATE SET mod_rev = excluded.mod_rev, data = excluded.data",
     [S_DEL] = "DELETE FROM objects WHERE cls = ?1 AND ref = ?2",
     [S_TOMB] = "INSERT INTO deleted(rev, cls, ref, create_rev) VALUES (?1, ?2, ?3, ?4)",
     [S_SETREV] = "UPDATE meta SET v = ?1 WHERE k = 'revision'",
@@ -485,7 +486,8 @@ int ts_store_sqlite_open(const char *path, const char *opts, const struct ts_sto
         else if (strcmp(opts, "sync=normal") == 0)
             sync = "NORMAL";
         else {
-            ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "store: bad options, expected sync=full or sync=normal");
+            ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR,
+                      "store: bad options, expected sync=full or sync=normal");
             return -1;
         }
     }

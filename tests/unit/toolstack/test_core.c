@@ -48,7 +48,8 @@ int main(void)
     is_str(h2, h1, "the same host ref");
     is_str(u2, u1, "the same host uuid (from host.uuid)");
     ok(count("pool") == 1 && count("host") == 1 && count("host_metrics") == 1 &&
-           count("host_cpu") == ncpu && count("role") == 6, "nothing duplicated");
+           count("host_cpu") == ncpu && count("role") == 6,
+       "nothing duplicated");
     ok(ts_store_revision(st) > rev, "facts were refreshed");
 
     ATOLL_AUTOVALUE pools = NULL;
@@ -57,7 +58,8 @@ int main(void)
     ts_dm_generic_get_all_records(db, ts_dm_class_find("pool"), &pools, &err);
     struct atoll_value *pool = NULL;
     atoll_value_struct_at(pools, 0, NULL, &pool);
-    is_str(pool ? atoll_value_struct_get_string(pool, "master") : NULL, h1, "pool.master is this host");
+    is_str(pool ? atoll_value_struct_get_string(pool, "master") : NULL, h1,
+           "pool.master is this host");
     ts_dm_generic_get_record(db, ts_dm_class_find("host"), h1, &host, &err);
     const char *m = host ? atoll_value_struct_get_string(host, "metrics") : NULL;
     ATOLL_AUTOVALUE mrec = NULL;

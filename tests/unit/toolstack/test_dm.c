@@ -24,7 +24,8 @@ static void test_schema(void)
     if (!ok(last->hash == h, "the datamodel hash matches the recorded one for version %u",
             last->version))
         diag("datamodel changed: bump TS_DM_SCHEMA_VERSION in dm.h and append {%u, 0x%016" PRIx64
-             "} to ts_dm_schema_history (dm_classes.c)", TS_DM_SCHEMA_VERSION + 1, h);
+             "} to ts_dm_schema_history (dm_classes.c)",
+             TS_DM_SCHEMA_VERSION + 1, h);
 }
 
 static void test_table(void)
@@ -74,9 +75,11 @@ static void test_table(void)
     ok(defaults_ok, "every field has a default");
 
     const struct ts_dm_class *vm = ts_dm_class_find("VM");
-    ok(vm && ts_dm_class_find_ci("vm") == vm && ts_dm_class_find_ci("Vm") == vm, "VM found, any case");
+    ok(vm && ts_dm_class_find_ci("vm") == vm && ts_dm_class_find_ci("Vm") == vm,
+       "VM found, any case");
     ok(ts_dm_class_find("vm") == NULL, "exact lookup is case-sensitive");
-    is_str(ts_dm_class_lname(ts_dm_class_find("VM_guest_metrics")), "vm_guest_metrics", "lower-case name");
+    is_str(ts_dm_class_lname(ts_dm_class_find("VM_guest_metrics")), "vm_guest_metrics",
+           "lower-case name");
     const struct ts_dm_field *ps = ts_dm_field_find(vm, "power_state", NULL);
     ok(ps && ps->type->kind == TS_DM_ENUM, "VM.power_state is an enum");
     const char *const want[] = {"Halted", "Paused", "Running", "Suspended", NULL};
@@ -84,21 +87,25 @@ static void test_table(void)
     for (int i = 0; want[i] || ps->type->values[i]; i++)
         same &= want[i] && ps->type->values[i] && !strcmp(want[i], ps->type->values[i]);
     ok(same, "power_state values are Halted|Paused|Running|Suspended");
-    ATOLL_AUTOFREE char *tt = ts_dm_type_text(ts_dm_field_find(vm, "current_operations", NULL)->type);
+    ATOLL_AUTOFREE char *tt =
+        ts_dm_type_text(ts_dm_field_find(vm, "current_operations", NULL)->type);
     is_str(tt, "(string -> enum vm_operations) map", "type text of VM.current_operations");
     const struct ts_dm_field *oc = ts_dm_field_find(vm, "other_config", NULL);
     ok(oc && oc->qual == TS_DM_RW && oc->type->kind == TS_DM_MAP, "VM.other_config is a RW map");
-    is_int(ts_dm_field_write_role(vm, oc), TS_ROLE_VM_ADMIN, "VM fields default to vm-admin writes");
+    is_int(ts_dm_field_write_role(vm, oc), TS_ROLE_VM_ADMIN,
+           "VM fields default to vm-admin writes");
     const struct ts_dm_class *secret = ts_dm_class_find("secret");
-    is_int(ts_dm_field_read_role(secret, ts_dm_field_find(secret, "value", NULL)), TS_ROLE_POOL_ADMIN,
-           "secret.value is readable by pool-admin only");
+    is_int(ts_dm_field_read_role(secret, ts_dm_field_find(secret, "value", NULL)),
+           TS_ROLE_POOL_ADMIN, "secret.value is readable by pool-admin only");
 
     ATOLL_AUTOVALUE rec = ts_dm_record_default(vm);
     is_int(atoll_value_struct_len(rec), vm->nfields, "a default VM record has every field");
     is_str(atoll_value_struct_get_string(rec, "power_state"), "Halted", "defaults to Halted");
-    is_str(atoll_value_struct_get_string(rec, "resident_on"), ATOLL_REF_NULL, "refs default to NULL");
+    is_str(atoll_value_struct_get_string(rec, "resident_on"), ATOLL_REF_NULL,
+           "refs default to NULL");
     is_int(atoll_value_get_int(atoll_value_struct_get(rec, "domid")), -1, "domid defaults to -1");
-    ok(atoll_value_type(atoll_value_struct_get(rec, "tags")) == ATOLL_VALUE_ARRAY, "tags is an array");
+    ok(atoll_value_type(atoll_value_struct_get(rec, "tags")) == ATOLL_VALUE_ARRAY,
+       "tags is an array");
     ok(atoll_value_type(atoll_value_struct_get(rec, "snapshot_time")) == ATOLL_VALUE_DATETIME,
        "snapshot_time is a datetime");
 }
@@ -117,11 +124,13 @@ static void test_coerce(void)
     ATOLL_AUTOVALUE sbad = atoll_value_string("12x");
     ok(ts_dm_value_coerce(FT("VCPUs_max"), sbad, "VCPUs_max", &out, &err) < 0 &&
            err.code == ATOLL_E_FIELD_TYPE_ERROR && err.nparams == 1 &&
-           !strcmp(err.params[0], "VCPUs_max"), "junk int -> FIELD_TYPE_ERROR [VCPUs_max]");
+           !strcmp(err.params[0], "VCPUs_max"),
+       "junk int -> FIELD_TYPE_ERROR [VCPUs_max]");
     atoll_err_clear(&err);
     ATOLL_AUTOVALUE run = atoll_value_string("running");
     ok(ts_dm_value_coerce(FT("power_state"), run, "power_state", &out, &err) == 0 &&
-           !strcmp(atoll_value_get_string(out), "Running"), "enums match any case, canonicalised");
+           !strcmp(atoll_value_get_string(out), "Running"),
+       "enums match any case, canonicalised");
     atoll_value_unref(out);
     ATOLL_AUTOVALUE bogus = atoll_value_string("Flying");
     ok(ts_dm_value_coerce(FT("power_state"), bogus, "power_state", &out, &err) < 0,
@@ -129,7 +138,8 @@ static void test_coerce(void)
     atoll_err_clear(&err);
     ATOLL_AUTOVALUE t = atoll_value_string("true");
     ok(ts_dm_value_coerce(FT("is_a_template"), t, "is_a_template", &out, &err) == 0 &&
-           atoll_value_get_bool(out) == 1, "bool from \"true\"");
+           atoll_value_get_bool(out) == 1,
+       "bool from \"true\"");
     atoll_value_unref(out);
     ATOLL_AUTOVALUE i5 = atoll_value_int(5);
     ok(ts_dm_value_coerce(FT("name_label"), i5, "name_label", &out, &err) < 0,
@@ -146,15 +156,18 @@ static void test_coerce(void)
     atoll_value_array_append(arr, atoll_value_string("x"));
     atoll_value_array_append(arr, atoll_value_string("y"));
     ok(ts_dm_value_coerce(FT("tags"), arr, "tags", &out, &err) == 0 &&
-           atoll_value_array_len(out) == 2, "sets drop duplicates");
+           atoll_value_array_len(out) == 2,
+       "sets drop duplicates");
     atoll_value_unref(out);
     ATOLL_AUTOVALUE dt = atoll_value_string("20261126T22:53:29Z");
     ok(ts_dm_value_coerce(FT("snapshot_time"), dt, "snapshot_time", &out, &err) == 0 &&
-           atoll_value_type(out) == ATOLL_VALUE_DATETIME, "datetime from XAPI text");
+           atoll_value_type(out) == ATOLL_VALUE_DATETIME,
+       "datetime from XAPI text");
     atoll_value_unref(out);
     ATOLL_AUTOVALUE f = atoll_value_int(2);
     ok(ts_dm_value_coerce(FT("HVM_shadow_multiplier"), f, "x", &out, &err) == 0 &&
-           atoll_value_get_double(out) == 2.0, "float from an int");
+           atoll_value_get_double(out) == 2.0,
+       "float from an int");
     atoll_value_unref(out);
 #undef FT
 }
@@ -179,12 +192,14 @@ static void test_json(void)
     ok(back && atoll_value_equal(rec, back), "the round trip is exact");
 
     /* older/newer schema: unknown fields dropped, missing ones defaulted */
-    const char *old = "{\"uuid\":\"u\",\"name_label\":\"old\",\"gone_field\":1,\"VCPUs_max\":\"4\"}";
+    const char *old =
+        "{\"uuid\":\"u\",\"name_label\":\"old\",\"gone_field\":1,\"VCPUs_max\":\"4\"}";
     ATOLL_AUTOVALUE o = NULL;
     ok(ts_dm_record_from_json(vm, old, strlen(old), &o, &err) == 0, "a partial record loads");
     ok(o && atoll_value_struct_len(o) == vm->nfields && !atoll_value_struct_get(o, "gone_field"),
        "with every current field and without unknown ones");
-    is_str(atoll_value_struct_get_string(o, "power_state"), "Halted", "missing fields get defaults");
+    is_str(atoll_value_struct_get_string(o, "power_state"), "Halted",
+           "missing fields get defaults");
     is_int(atoll_value_get_int(atoll_value_struct_get(o, "VCPUs_max")), 4, "values are coerced");
     const char *bad[] = {"", "{", "[1]", "{\"a\":}", "{\"a\":\"\\u0000\"}", "{} x", "{\"a\":1,}"};
     int refused = 1;

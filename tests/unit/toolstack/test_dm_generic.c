@@ -32,8 +32,9 @@ static int err_is(struct atoll_err *err, int code, ...)
     va_end(ap);
     good &= i == err->nparams;
     if (!good) {
-        diag("  got error %s with %u params:", atoll_err_code_name(err->code) ?
-             atoll_err_code_name(err->code) : "(none)", err->nparams);
+        diag("  got error %s with %u params:",
+             atoll_err_code_name(err->code) ? atoll_err_code_name(err->code) : "(none)",
+             err->nparams);
         for (unsigned k = 0; k < err->nparams; k++)
             diag("    %s", err->params[k]);
     }
@@ -79,10 +80,12 @@ static void test_create_get(void)
     const char *uuid = atoll_value_struct_get_string(rec, "uuid");
     ok(uuid && atoll_uuid_is_valid(uuid), "a fresh uuid was generated (%s)", uuid);
     is_str(atoll_value_struct_get_string(rec, "name_label"), "web1", "name_label set");
-    is_str(atoll_value_struct_get_string(rec, "power_state"), "Running", "static_ro field set, canonical");
+    is_str(atoll_value_struct_get_string(rec, "power_state"), "Running",
+           "static_ro field set, canonical");
     is_int(atoll_value_get_int(atoll_value_struct_get(rec, "memory_static_max")), 1073741824,
            "int from a string");
-    is_int(atoll_value_get_int(atoll_value_struct_get(rec, "domid")), -1, "dynamic_ro stays default");
+    is_int(atoll_value_get_int(atoll_value_struct_get(rec, "domid")), -1,
+           "dynamic_ro stays default");
     ok(atoll_value_type(atoll_value_struct_get(rec, "other_config")) == ATOLL_VALUE_STRUCT,
        "maps are structs");
 
@@ -93,7 +96,8 @@ static void test_create_get(void)
        "unknown uuid -> UUID_INVALID [VM, uuid]");
     ATOLL_AUTOVALUE byl = call(VM, "get_by_name_label", &err, 1, S("web1"));
     ok(byl && atoll_value_array_len(byl) == 1 &&
-           !strcmp(atoll_value_get_string(atoll_value_array_get(byl, 0)), vm1), "get_by_name_label");
+           !strcmp(atoll_value_get_string(atoll_value_array_get(byl, 0)), vm1),
+       "get_by_name_label");
     ATOLL_AUTOVALUE nl = call(VM, "get_name_label", &err, 1, S(vm1));
     is_str(nl ? atoll_value_get_string(nl) : NULL, "web1", "get_name_label");
     ok(!call(VM, "get_name_label", &err, 1, S("OpaqueRef:nope")) &&
@@ -131,13 +135,16 @@ static void test_set(void)
     ok(!call(VM, "set_actions_after_shutdown", &err, 2, S(vm1), S("explode")) &&
            err_is(&err, ATOLL_E_FIELD_TYPE_ERROR, "actions_after_shutdown", NULL),
        "a bad enum value -> FIELD_TYPE_ERROR");
-    ok((v = call(VM, "set_user_version", &err, 2, S(vm1), S("5"))) != NULL, "int setter from a string");
+    ok((v = call(VM, "set_user_version", &err, 2, S(vm1), S("5"))) != NULL,
+       "int setter from a string");
     atoll_value_unref(v);
     ATOLL_AUTOVALUE uv = call(VM, "get_user_version", &err, 1, S(vm1));
     ok(uv && atoll_value_type(uv) == ATOLL_VALUE_INT && atoll_value_get_int(uv) == 5,
        "reads back as an int");
-    ok(!call(VM, "set_affinity", &err, 2, S(vm1), S("OpaqueRef:11111111-1111-1111-1111-111111111111")) &&
-           err_is(&err, ATOLL_E_HANDLE_INVALID, "host", "OpaqueRef:11111111-1111-1111-1111-111111111111", NULL),
+    ok(!call(VM, "set_affinity", &err, 2, S(vm1),
+             S("OpaqueRef:11111111-1111-1111-1111-111111111111")) &&
+           err_is(&err, ATOLL_E_HANDLE_INVALID, "host",
+                  "OpaqueRef:11111111-1111-1111-1111-111111111111", NULL),
        "a ref field must point at a live object -> HANDLE_INVALID [host, ref]");
     ok((v = call(VM, "set_affinity", &err, 2, S(vm1), S(ATOLL_REF_NULL))) != NULL,
        "OpaqueRef:NULL is fine");
@@ -180,7 +187,8 @@ static void test_maps_sets(void)
     atoll_value_unref(call(VM, "remove_tags", &err, 2, S(vm1), S("prod")));
     ATOLL_AUTOVALUE tags2 = call(VM, "get_tags", &err, 1, S(vm1));
     ok(tags2 && atoll_value_array_len(tags2) == 1 &&
-           !strcmp(atoll_value_get_string(atoll_value_array_get(tags2, 0)), "web"), "remove_tags");
+           !strcmp(atoll_value_get_string(atoll_value_array_get(tags2, 0)), "web"),
+       "remove_tags");
     ATOLL_AUTOVALUE set = atoll_value_array();
     atoll_value_array_append(set, S("a"));
     atoll_value_array_append(set, S("b"));
@@ -227,7 +235,7 @@ static void test_records_where(void)
         is_int(w ? (long long)atoll_value_struct_len(w) : -1, cases[i].n, "where '%s'",
                cases[i].expr);
     }
-    const char *bad[] = {"name_label = ", "(name_label = \"a\"", "nosuchfield = \"x\"",
+    const char *bad[] = {"name_label = ",    "(name_label = \"a\"",    "nosuchfield = \"x\"",
                          "name_label \"x\"", "name_label = \"a\" and", "\"unterminated"};
     int refused = 1;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -260,12 +268,14 @@ static void test_links(void)
     atoll_value_struct_set_string(r, "VM", "OpaqueRef:22222222-2222-2222-2222-222222222222");
     char x[ATOLL_REF_STRLEN + 1];
     ok(ts_dm_generic_create(db, VBD, r, x, &err) < 0 &&
-           err_is(&err, ATOLL_E_HANDLE_INVALID, "VM", "OpaqueRef:22222222-2222-2222-2222-222222222222", NULL),
+           err_is(&err, ATOLL_E_HANDLE_INVALID, "VM",
+                  "OpaqueRef:22222222-2222-2222-2222-222222222222", NULL),
        "create with a dangling ref -> HANDLE_INVALID");
     atoll_value_unref(call(VBD, "destroy", &err, 1, S(vbd)));
     ATOLL_AUTOVALUE vbds2 = call(VM, "get_VBDs", &err, 1, S(vm1));
     ok(vbds2 && atoll_value_array_len(vbds2) == 0, "VBD.destroy removes it from VM.VBDs");
-    ok(!call(VBD, "destroy", &err, 1, S(vbd)) && err_is(&err, ATOLL_E_HANDLE_INVALID, "VBD", vbd, NULL),
+    ok(!call(VBD, "destroy", &err, 1, S(vbd)) &&
+           err_is(&err, ATOLL_E_HANDLE_INVALID, "VBD", vbd, NULL),
        "destroying it again -> HANDLE_INVALID");
 
     /* internal writes: any field, links kept */
@@ -283,7 +293,8 @@ static void test_links(void)
     ATOLL_AUTOVALUE bad = atoll_value_struct();
     atoll_value_struct_set_string(bad, "power_state", "Exploded");
     ok(ts_dm_generic_update(db, VM, vm1, bad, &err) < 0 &&
-           err_is(&err, ATOLL_E_FIELD_TYPE_ERROR, "power_state", NULL), "updates are type-checked");
+           err_is(&err, ATOLL_E_FIELD_TYPE_ERROR, "power_state", NULL),
+       "updates are type-checked");
 }
 
 struct inc_arg {
@@ -353,15 +364,16 @@ static void test_scale(void)
     ok(okall, "1000 more VMs created");
     ATOLL_AUTOVALUE recs = NULL;
     ok(ts_dm_generic_get_all_records(db, VM, &recs, &err) == 0 &&
-           atoll_value_struct_len(recs) == 1003, "get_all_records returns all 1003");
+           atoll_value_struct_len(recs) == 1003,
+       "get_all_records returns all 1003");
     uint64_t t2 = atoll_now_ns();
     ATOLL_AUTOVALUE w = NULL;
     ts_dm_generic_get_all_records_where(db, VM, "name_label = \"bulk500\"", &w, &err);
     uint64_t t3 = atoll_now_ns();
     is_int(w ? atoll_value_struct_len(w) : 0, 1, "where finds one of 1003");
     diag("1000 creates: %.1f ms (%.3f ms each, sync=normal); get_all_records of 1003: %.3f ms; "
-         "where over 1003: %.3f ms", (t1 - t0) / 1e6, (t1 - t0) / 1e9, (t2 - t1) / 1e6,
-         (t3 - t2) / 1e6);
+         "where over 1003: %.3f ms",
+         (t1 - t0) / 1e6, (t1 - t0) / 1e9, (t2 - t1) / 1e6, (t3 - t2) / 1e6);
     ts_dm_db_close(db);
     uint64_t t4 = atoll_now_ns();
     ok(ts_dm_db_open(st, &db, &err) == 0, "reload the cache");

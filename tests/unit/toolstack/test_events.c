@@ -109,7 +109,8 @@ static void test_from(void)
     is_int(nevents(bs), 0, "session and event generate no events");
 
     ATOLL_AUTOVALUE bt = from(subs("vm", NULL), t1, 0.05, TS_ROLE_POOL_ADMIN, &err);
-    ok(bt && nevents(bt) == 0 && !strcmp(tok(bt), t1), "nothing new: empty after the timeout, same token");
+    ok(bt && nevents(bt) == 0 && !strcmp(tok(bt), t1),
+       "nothing new: empty after the timeout, same token");
 
     rename_vm(a, "a2");
     rename_vm(a, "a3");
@@ -121,7 +122,8 @@ static void test_from(void)
            !strcmp(atoll_value_struct_get_string(e1, "ref"), a),
        "a mod of the renamed VM");
     struct atoll_value *s1 = e1 ? atoll_value_struct_get(e1, "snapshot") : NULL;
-    is_str(s1 ? atoll_value_struct_get_string(s1, "name_label") : NULL, "a4", "with the latest state");
+    is_str(s1 ? atoll_value_struct_get_string(s1, "name_label") : NULL, "a4",
+           "with the latest state");
     const char *t2 = tok(b1);
     ok(strcmp(t2, t1) > 0, "tokens grow (as strings too)");
 
@@ -137,9 +139,11 @@ static void test_from(void)
     ATOLL_AUTOVALUE b3 = from(subs("vm", NULL), t3, 1, TS_ROLE_POOL_ADMIN, &err);
     struct atoll_value *e3 = nevents(b3) == 1 ? event_at(b3, 0) : NULL;
     ok(e3 && !strcmp(atoll_value_struct_get_string(e3, "operation"), "del") &&
-           !atoll_value_struct_get(e3, "snapshot"), "destroy: a del event without a snapshot");
+           !atoll_value_struct_get(e3, "snapshot"),
+       "destroy: a del event without a snapshot");
     counts = atoll_value_struct_get(b3, "valid_ref_counts");
-    is_int(atoll_value_get_int(atoll_value_struct_get(counts, "vm")), 1, "valid_ref_counts follows");
+    is_int(atoll_value_get_int(atoll_value_struct_get(counts, "vm")), 1,
+           "valid_ref_counts follows");
     ATOLL_AUTOVALUE b3b = from(subs("vm", NULL), "", 0, TS_ROLE_POOL_ADMIN, &err);
     is_int(nevents(b3b), 1, "token \"\" does not replay deletions");
     const char *t4 = tok(b3);
@@ -164,7 +168,8 @@ static void test_from(void)
     ATOLL_AUTOVALUE notarr = atoll_value_string("vm");
     struct atoll_value *o = NULL;
     ok(ts_events_from(ev, NULL, TS_ROLE_POOL_ADMIN, notarr, "", 0, &o, &err) < 0 &&
-           err.code == ATOLL_E_FIELD_TYPE_ERROR, "classes must be an array");
+           err.code == ATOLL_E_FIELD_TYPE_ERROR,
+       "classes must be an array");
     atoll_err_clear(&err);
 
     /* inject and current id */
@@ -175,9 +180,10 @@ static void test_from(void)
        "inject with a ref of another class -> HANDLE_INVALID");
     atoll_err_clear(&err);
     ok(ts_events_inject(ev, "host", h, &itok, &err) == 0, "inject(host, h)");
-    ATOLL_AUTOVALUE b5 = from(subs("host", NULL), atoll_value_get_string(itok), 0,
-                              TS_ROLE_POOL_ADMIN, &err);
-    ok(nevents(b5) == 1 && !strcmp(atoll_value_struct_get_string(event_at(b5, 0), "operation"), "mod"),
+    ATOLL_AUTOVALUE b5 =
+        from(subs("host", NULL), atoll_value_get_string(itok), 0, TS_ROLE_POOL_ADMIN, &err);
+    ok(nevents(b5) == 1 &&
+           !strcmp(atoll_value_struct_get_string(event_at(b5, 0), "operation"), "mod"),
        "from the injected token: the host's mod event");
 }
 
@@ -211,7 +217,8 @@ static void test_blocking(void)
     rename_vm(a, "wake");
     uint64_t t1 = atoll_now_ns();
     pthread_join(th, NULL);
-    ok(w.out && nevents(w.out) == 1, "a blocked event.from returns with the change (not the 30 s timeout)");
+    ok(w.out && nevents(w.out) == 1,
+       "a blocked event.from returns with the change (not the 30 s timeout)");
     diag("commit took %.3f ms; event.from returned %.3f ms after the commit returned",
          (t1 - t0) / 1e6, w.woke_ns > t1 ? (w.woke_ns - t1) / 1e6 : 0.0);
     atoll_value_unref(w.out);
@@ -236,8 +243,10 @@ static void test_roles(void)
     ts_dm_generic_insert(db, ts_dm_class_find("secret"), r, NULL, &err);
     ATOLL_AUTOVALUE ro = from(subs("secret", NULL), "", 0, TS_ROLE_READ_ONLY, &err);
     ATOLL_AUTOVALUE pa = from(subs("secret", NULL), "", 0, TS_ROLE_POOL_ADMIN, &err);
-    struct atoll_value *sro = nevents(ro) ? atoll_value_struct_get(event_at(ro, 0), "snapshot") : NULL;
-    struct atoll_value *spa = nevents(pa) ? atoll_value_struct_get(event_at(pa, 0), "snapshot") : NULL;
+    struct atoll_value *sro =
+        nevents(ro) ? atoll_value_struct_get(event_at(ro, 0), "snapshot") : NULL;
+    struct atoll_value *spa =
+        nevents(pa) ? atoll_value_struct_get(event_at(pa, 0), "snapshot") : NULL;
     is_str(sro ? atoll_value_struct_get_string(sro, "value") : NULL, "",
            "read-only callers do not see secret.value in snapshots");
     is_str(spa ? atoll_value_struct_get_string(spa, "value") : NULL, "s3cret", "pool-admin does");
@@ -250,20 +259,23 @@ static void test_legacy(void)
     const char *s = "OpaqueRef:legacy";
 
     ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0, &out, &err) < 0 &&
-           err.code == ATOLL_E_SESSION_NOT_REGISTERED, "next before register -> SESSION_NOT_REGISTERED");
+           err.code == ATOLL_E_SESSION_NOT_REGISTERED,
+       "next before register -> SESSION_NOT_REGISTERED");
     atoll_err_clear(&err);
     ATOLL_AUTOVALUE cl = subs("vm", NULL);
     ok(ts_events_register(ev, s, cl, &err) == 0, "register [vm]");
     rename_vm(a, "legacy");
     mk(HOST, "h2", h); /* not subscribed */
-    ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 1, &out, &err) == 0 && atoll_value_array_len(out) == 1,
+    ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 1, &out, &err) == 0 &&
+           atoll_value_array_len(out) == 1,
        "next returns the VM change only");
     struct atoll_value *e = out ? atoll_value_array_get(out, 0) : NULL;
     ok(e && atoll_value_struct_get_string(e, "obj_uuid") && atoll_value_struct_get(e, "snapshot"),
        "legacy events carry obj_uuid and a snapshot");
     atoll_value_unref(out);
     out = NULL;
-    ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0.05, &out, &err) == 0 && atoll_value_array_len(out) == 0,
+    ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0.05, &out, &err) == 0 &&
+           atoll_value_array_len(out) == 0,
        "nothing new: next returns [] after its wait");
     atoll_value_unref(out);
     out = NULL;
@@ -286,7 +298,8 @@ static void test_legacy(void)
         ts_store_txn_commit(t, NULL, NULL, &err);
         ts_store_txn_free(t);
     }
-    ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0, &out, &err) < 0 && err.code == ATOLL_E_EVENTS_LOST,
+    ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0, &out, &err) < 0 &&
+           err.code == ATOLL_E_EVENTS_LOST,
        "a registration behind the compacted log gets EVENTS_LOST");
     atoll_err_clear(&err);
     ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0, &out, &err) == 0,
@@ -296,7 +309,8 @@ static void test_legacy(void)
     ATOLL_AUTOVALUE cl2 = subs("vm", NULL);
     ts_events_unregister(ev, s, cl2, &err);
     ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0, &out, &err) < 0 &&
-           err.code == ATOLL_E_SESSION_NOT_REGISTERED, "unregister of the last class ends the registration");
+           err.code == ATOLL_E_SESSION_NOT_REGISTERED,
+       "unregister of the last class ends the registration");
     atoll_err_clear(&err);
 }
 

@@ -74,10 +74,12 @@ static void test_basic(void)
     uint64_t rev = 0;
     ts_store_txn_put(t, "VM", "OpaqueRef:b", "b", 1, TS_STORE_REV_ABSENT);
     ts_store_txn_put(t, "VM", "OpaqueRef:a", "three", 5, 1);
-    is_int(ts_store_txn_commit(t, &rev, &failed, &err), 1, "a transaction with one bad compare fails");
+    is_int(ts_store_txn_commit(t, &rev, &failed, &err), 1,
+           "a transaction with one bad compare fails");
     is_int(failed, 1, "it names the failing operation");
     ts_store_txn_free(t);
-    is_int(ts_store_get(st, "VM", "OpaqueRef:b", &o, &err), 0, "its other operation was not applied");
+    is_int(ts_store_get(st, "VM", "OpaqueRef:b", &o, &err), 0,
+           "its other operation was not applied");
 
     t = ts_store_txn_new(st);
     ts_store_txn_put(t, "VM", "OpaqueRef:b", "b", 1, TS_STORE_REV_ABSENT);
@@ -122,7 +124,8 @@ static void test_basic(void)
             seen_add_b = 1;
         if (!strcmp(c->obj.ref, "OpaqueRef:c") && c->op == TS_STORE_DEL && c->obj.mod_rev == 4)
             seen_del_c = 1;
-        if (!strcmp(c->obj.ref, "OpaqueRef:a") && c->op == TS_STORE_MOD && !strcmp(c->obj.data, "four"))
+        if (!strcmp(c->obj.ref, "OpaqueRef:a") && c->op == TS_STORE_MOD &&
+            !strcmp(c->obj.data, "four"))
             seen_mod_a = 1;
     }
     ok(seen_add_b && seen_del_c && seen_mod_a, "add b, del c (rev 4) and mod a with its data");
@@ -196,8 +199,8 @@ static void test_wait(void)
     uint64_t t1 = atoll_now_ns();
     pthread_join(th, NULL);
     is_int(w.got, r0 + 1, "a blocked wait is woken by the commit");
-    diag("commit took %.3f ms; waiter woke %.3f ms after the commit returned",
-         (t1 - t0) / 1e6, w.woke_ns > t1 ? (w.woke_ns - t1) / 1e6 : 0.0);
+    diag("commit took %.3f ms; waiter woke %.3f ms after the commit returned", (t1 - t0) / 1e6,
+         w.woke_ns > t1 ? (w.woke_ns - t1) / 1e6 : 0.0);
     ok(listener_calls == 1 && listener_rev == r0 + 1, "the listener saw the commit");
     ts_store_unlisten(st, id);
     put(st, "VM", "OpaqueRef:w", "w2", TS_STORE_REV_ANY, NULL);
@@ -238,7 +241,8 @@ static void test_compaction(void)
     ok(ch.n >= 10000 && ch.n < (size_t)total, "and still returns the kept deletions (%zu)", ch.n);
     ts_store_changes_fini(&ch);
     ok(ts_store_changes(st, ts_store_revision(st) - 10, "blob", &ch, &err) == 0 && !ch.compacted &&
-           ch.n == 10 * per, "recent deletions are complete");
+           ch.n == 10 * per,
+       "recent deletions are complete");
     ts_store_changes_fini(&ch);
     ts_store_close(st);
 }
@@ -368,7 +372,8 @@ static void test_kill9(void)
     ok(opened, "the store opens after every kill -9");
     ok(consistent, "no half-written object or half-applied transaction after kill -9");
     ok(monotonic, "committed state never goes backwards across kills");
-    ok(progressed > 0, "the writer made progress (%d of 10 runs; last counter %ld)", progressed, last);
+    ok(progressed > 0, "the writer made progress (%d of 10 runs; last counter %ld)", progressed,
+       last);
 }
 
 static void cleanup(void)
