@@ -219,9 +219,8 @@ static void teardown(struct machine *m, int status, const char *reason)
 static void event_loop(struct machine *m)
 {
     struct vmm_vm *vm = &m->vm;
-    int stdin_open = vm->console.stdout_fd >= 0 && !isatty(STDIN_FILENO) ? 0 : 1;
-    if (vm->console.stdout_fd < 0)
-        stdin_open = 0;
+    /* stdio console: stdin (a terminal or a pipe) is the guest's serial input */
+    int stdin_open = vm->console.stdout_fd >= 0;
     for (;;) {
         struct pollfd fds[2 + 1 + 1 + VMM_CONTROL_CLIENTS + 1 + VMM_CONSOLE_CLIENTS];
         int n = 0;
