@@ -1,8 +1,9 @@
 /*
  * toolstack/core.c - bootstrap of the singleton and per-host objects: the
- * pool, this host (uuid kept in <state-dir>/host.uuid so a restart finds the
- * same object), its host_metrics and host_cpu objects, and the XenAPI roles.
- * Facts (hostname, address, memory, CPU model) are refreshed on every start.
+ * pool, this host (uuid kept in <state-dir>/host-uuid, the file vmops'
+ * host_init.c uses too, so both find the same object), its host_metrics and
+ * host_cpu objects, and the XenAPI roles. Only what is missing is created;
+ * existing objects are left alone (host_init.c refreshes host facts).
  * Threads: main thread at startup. Trust: /proc/cpuinfo and the uuid file are parsed defensively.
  */
 #define ATOLL_LOG_MODULE "core"
@@ -68,7 +69,7 @@ static int find(struct ts_dm_db *db, const char *cls, const char *label,
 static int host_uuid_file(const char *state_dir, char uuid[ATOLL_UUID_STRLEN + 1],
                           struct atoll_err *err)
 {
-    ATOLL_AUTOFREE char *path = atoll_strdup_printf("%s/host.uuid", state_dir);
+    ATOLL_AUTOFREE char *path = atoll_strdup_printf("%s/host-uuid", state_dir);
     FILE *f = fopen(path, "r");
     if (f) {
         char line[64] = "";
@@ -202,6 +203,10 @@ static int bootstrap_roles(struct ts_dm_db *db, struct atoll_err *err)
         int rc = find(db, "role", roles[i].name, ref, err);
         if (rc < 0)
             return -1;
+        if (rc) {
+            memcpy(prev, ref, sizeof(prev));
+            continue;
+        }
         ATOLL_AUTOVALUE f = atoll_value_struct();
         atoll_value_struct_set_string(f, "name_label", roles[i].name);
         atoll_value_struct_set_string(f, "name_description", roles[i].description);
@@ -209,7 +214,7 @@ static int bootstrap_roles(struct ts_dm_db *db, struct atoll_err *err)
         if (prev[0])
             atoll_value_array_append(sub, atoll_value_string(prev));
         atoll_value_struct_set(f, "subroles", sub);
-        if (upsert(db, "role", rc ? ref : NULL, f, ref, err) < 0)
+        if (upsert(db, "role", NULL, f, ref, err) < 0)
             return -1;
         memcpy(prev, ref, sizeof(prev));
     }
@@ -246,6 +251,9 @@ int ts_core_bootstrap(struct ts_dm_db *db, const char *state_dir,
     if (ncpus == 0 && online > 0) /* no /proc/cpuinfo detail: still one object per CPU */
         ncpus = (int)(online < MAX_CPUS ? online : MAX_CPUS);
     int rc = -1;
+
+    if (have_host)
+        goto pool; /* facts are refreshed by host_init.c / metrics sampling */
 
     /* host_metrics */
     if (have_host && ts_dm_db_get(db, ts_dm_class_find("host"), host, &hostrec, NULL, err) < 0)
@@ -306,15 +314,17 @@ int ts_core_bootstrap(struct ts_dm_db *db, const char *state_dir,
     }
 
     /* exactly one pool, mastered by the first host that bootstraps it */
+pool:;
     int have_pool = find(db, "pool", NULL, pool, err);
     if (have_pool < 0)
         goto out;
-    p = atoll_value_struct();
-    if (!have_pool)
+    if (!have_pool) {
+        p = atoll_value_struct();
         atoll_value_struct_set_string(p, "master", host);
-    atoll_value_struct_set(p, "cpu_info", cpu_info(ncpus ? &cpus[0] : NULL, ncpus));
-    if (upsert(db, "pool", have_pool ? pool : NULL, p, pool, err) < 0)
-        goto out;
+        atoll_value_struct_set(p, "cpu_info", cpu_info(ncpus ? &cpus[0] : NULL, ncpus));
+        if (upsert(db, "pool", NULL, p, pool, err) < 0)
+            goto out;
+    }
     if (bootstrap_roles(db, err) < 0)
         goto out;
     if (host_ref)

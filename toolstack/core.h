@@ -1,9 +1,8 @@
 /*
- * toolstack/core.h - first-start and every-start setup of the objects every
- * XenAPI client expects to exist: exactly one pool, this host (identified by
- * <state-dir>/host.uuid) with its host_metrics and host_cpu objects and live
- * facts (hostname, address, memory, CPUs, software_version), and the six
- * XenAPI role objects. Idempotent: a restart refreshes facts, creates nothing twice.
+ * toolstack/core.h - the objects every XenAPI client expects to exist:
+ * exactly one pool, this host (identified by <state-dir>/host-uuid, shared
+ * with vmops' host_init.c) with its host_metrics and host_cpu objects, and the
+ * six XenAPI role objects. Idempotent: creates only what is missing.
  * Threads: main thread at startup (store I/O). Trust: reads /proc and the state dir.
  */
 #ifndef TS_CORE_H
@@ -16,7 +15,7 @@
 #define TS_CORE_PRODUCT_VERSION "0.1.0"
 
 /*
- * Ensures pool, local host (+ metrics, CPUs) and roles exist and are current.
+ * Ensures pool, local host (+ metrics, CPUs) and roles exist.
  * Writes this host's ref and uuid (either may be NULL). 0, or -1 with err.
  */
 int ts_core_bootstrap(struct ts_dm_db *db, const char *state_dir,
