@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +33,7 @@
 #include "atoll/util.h"
 #include "jsonrpc.h"
 #include "rpc.h"
+#include "session.h"
 #include "tls.h"
 #include "workq.h"
 #include "xmlrpc.h"
@@ -390,6 +392,57 @@ int ts_http_register(const char *path, ts_http_handler fn, void *arg)
         if (strcmp(H.routes[i].path, path) == 0)
             return -1;
     H.routes[H.nroutes++] = (struct route){atoll_strdup(path), fn, arg};
+    return 0;
+}
+
+char *ts_http_query_get(struct evhttp_request *req, const char *name)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct evkeyvalq kv;
+    TAILQ_INIT(&kv);
+    if (!q || evhttp_parse_query_str(q, &kv) < 0)
+        return NULL;
+    const char *v = evhttp_find_header(&kv, name);
+    char *r = v ? atoll_strdup(v) : NULL;
+    evhttp_clear_headers(&kv);
+    return r;
+}
+
+/* The value of one cookie (owned) from the Cookie header, or NULL. */
+static char *cookie_get(struct evhttp_request *req, const char *name)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+    size_t n = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';')
+            h++;
+        const char *end = strchr(h, ';');
+        size_t len = end ? (size_t)(end - h) : strlen(h);
+        if (len > n && strncmp(h, name, n) == 0 && h[n] == '=')
+            return atoll_strndup(h + n + 1, len - n - 1);
+        h = end;
+    }
+    return NULL;
+}
+
+int ts_http_session(struct evhttp_request *req, int needed_role, struct ts_session_info *out,
+                    struct atoll_err *err)
+{
+    ATOLL_AUTOFREE char *ref = ts_http_query_get(req, "session_id");
+    if (!ref)
+        ref = cookie_get(req, "session_id");
+    if (ts_session_check(ref ? ref : "", out, err) < 0)
+        return -1;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    /* the path, never the query: that holds the session ref */
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    struct ts_call call = {.method = path ? path : "/", .session_ref = out->ref,
+                           .user = out->user, .role = out->role};
+    if (ts_rbac_check(&call, (enum ts_role)needed_role, NULL, err) < 0) {
+        ts_session_info_fini(out);
+        return -1;
+    }
     return 0;
 }
 

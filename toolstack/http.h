@@ -49,6 +49,19 @@ void ts_http_stop(void);
 typedef void (*ts_http_handler)(struct evhttp_request *req, int local, void *arg);
 int ts_http_register(const char *path, ts_http_handler fn, void *arg);
 
+/*
+ * Helpers for side handlers (loop thread). ts_http_query_get: the decoded value
+ * of a query parameter, owned, or NULL. ts_http_session: authenticates the
+ * request the XAPI way: "session_id" in the query string, else in a Cookie
+ * header; fills *out (ts_session_info_fini) and returns 0, or -1 with
+ * SESSION_INVALID (unknown/expired) or PERMISSION_DENIED-like RBAC error when
+ * the session's role is below "needed". Never blocks (no password hashing).
+ */
+struct ts_session_info;
+char *ts_http_query_get(struct evhttp_request *req, const char *name);
+int ts_http_session(struct evhttp_request *req, int needed_role, struct ts_session_info *out,
+                    struct atoll_err *err);
+
 /* Counters since start (for stats and tests). */
 struct ts_http_stats {
     unsigned long requests, rpc_calls, rejected_busy, bad_requests;

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,33 @@ static struct atoll_value *decode_value(const xmlNode *v, int depth, struct atol
     return NULL;
 }
 
+/* One parser context per thread, reset between documents (saves its allocations);
+ * freed when the thread exits. */
+static pthread_key_t ctxt_key;
+static pthread_once_t ctxt_once = PTHREAD_ONCE_INIT;
+
+static void ctxt_free(void *p)
+{
+    xmlFreeParserCtxt(p);
+}
+
+static void ctxt_key_init(void)
+{
+    pthread_key_create(&ctxt_key, ctxt_free);
+}
+
+static xmlParserCtxtPtr thread_ctxt(void)
+{
+    pthread_once(&ctxt_once, ctxt_key_init);
+    xmlParserCtxtPtr c = pthread_getspecific(ctxt_key);
+    if (!c) {
+        c = xmlNewParserCtxt();
+        if (c)
+            pthread_setspecific(ctxt_key, c);
+    }
+    return c;
+}
+
 /* Parses a document, refusing DTDs; NULL with err on failure. */
 static xmlDoc *parse_doc(const char *buf, size_t len, struct atoll_err *err)
 {
@@ -267,10 +295,13 @@ static xmlDoc *parse_doc(const char *buf, size_t len, struct atoll_err *err)
         fail(err, "an XML document", len ? "an oversized body" : "an empty body");
         return NULL;
     }
-    xmlDoc *doc = xmlReadMemory(buf, (int)len, NULL, NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlParserCtxtPtr ctxt = thread_ctxt();
+    xmlDoc *doc = ctxt ? xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
+                                           XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                               XML_PARSE_NOWARNING)
+                       : NULL;
     if (!doc) {
-        const xmlError *e = xmlGetLastError();
+        const xmlError *e = ctxt ? xmlCtxtGetLastError(ctxt) : xmlGetLastError();
         ATOLL_AUTOFREE char *msg = atoll_strdup_printf(
             "malformed XML (line %d: %s)", e ? e->line : 0,
             e && e->message ? e->message : "parse error");
