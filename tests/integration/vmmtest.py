@@ -21,7 +21,8 @@ def vmm_path():
 
 def guest_image():
     """The Atoll test guest in the build tree, or None if it is not built."""
-    p = os.path.join(t.builddir(), "tests", "guest", "atoll-guest.elf")
+    p = os.environ.get("ATOLL_GUEST_IMAGE") or os.path.join(t.builddir(), "tests", "guest",
+                                                            "atoll-guest.elf")
     return p if os.path.isfile(p) else None
 
 
