@@ -11,8 +11,6 @@
 #include "acpi.h"
 #include "atoll/log.h"
 
-static uint16_t pm1_sts, pm1_en;   /* PM1a event block: no events are generated yet */
-
 static uint32_t get(const uint8_t *d, unsigned size)
 {
     uint32_t v = 0;
@@ -44,18 +42,18 @@ void vmm_ioport_access(struct vmm_vm *vm, uint16_t port, int is_write, unsigned 
     switch (port) {
     case VMM_ACPI_PM1A_EVT:     /* PM1a_STS, write-1-to-clear */
         if (is_write) {
-            pm1_sts &= (uint16_t)~get(data, size < 2 ? size : 2);
+            vm->pm1_sts &= (uint16_t)~get(data, size < 2 ? size : 2);
             if (size == 4)
-                pm1_en = (uint16_t)(get(data, 4) >> 16);
+                vm->pm1_en = (uint16_t)(get(data, 4) >> 16);
         } else {
-            put(data, size, pm1_sts | (size == 4 ? (uint32_t)pm1_en << 16 : 0));
+            put(data, size, vm->pm1_sts | (size == 4 ? (uint32_t)vm->pm1_en << 16 : 0));
         }
         return;
     case VMM_ACPI_PM1A_EVT + 2: /* PM1a_EN */
         if (is_write)
-            pm1_en = (uint16_t)get(data, size < 2 ? size : 2);
+            vm->pm1_en = (uint16_t)get(data, size < 2 ? size : 2);
         else
-            put(data, size, pm1_en);
+            put(data, size, vm->pm1_en);
         return;
     case VMM_ACPI_PM1A_CNT: {
         if (!is_write) {

@@ -62,6 +62,7 @@ struct vmm_vm {
     unsigned nr_vcpus;
     struct vmm_vcpu *vcpus;
     struct vmm_uart uart;
+    uint16_t pm1_sts, pm1_en;   /* ACPI PM1a event block (ioport.c), vCPU threads */
     struct vmm_console console;
     struct vdevs *vdevs;        /* virtio: PCI bus and devices, NULL before setup */
     uint64_t start_ns;          /* when the process started */

@@ -27,7 +27,8 @@ if os.path.exists("/sys/module/kvm_pvm"):
                "cannot boot in reasonable time; this test needs hardware virtualization")
 if not os.path.exists(v.vmm_path()):
     t.skip_all("atoll-vmm is not built")
-kernel = os.environ.get("ATOLL_LINUX_KERNEL") or (sorted(glob.glob("/boot/vmlinuz-*")) or [None])[-1]
+kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+kernel = os.environ.get("ATOLL_LINUX_KERNEL") or (kernels[-1] if kernels else None)
 if not kernel or not os.access(kernel, os.R_OK):
     t.skip_all("no readable Linux kernel (install linux-image-amd64 or set ATOLL_LINUX_KERNEL)")
 busybox = os.environ.get("ATOLL_BUSYBOX") or shutil.which("busybox")

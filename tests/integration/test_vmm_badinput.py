@@ -31,7 +31,8 @@ have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 cases = [
     # (description, args, env, status, text expected in the error line, needs kvm)
-    ("unknown option", ["--kernel", good, "--frobnicate"], None, 2, "unknown option '--frobnicate'", 0),
+    ("unknown option", ["--kernel", good, "--frobnicate"], None, 2,
+     "unknown option '--frobnicate'", 0),
     ("no kernel", ["--memory", "64M"], None, 2, "--kernel PATH is required", 0),
     ("0 vCPUs", ["--kernel", good, "--vcpus", "0"], None, 2, "expected 1..254", 0),
     ("too many vCPUs", ["--kernel", good, "--vcpus", "300"], None, 2, "expected 1..254", 0),

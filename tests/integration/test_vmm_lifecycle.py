@@ -45,7 +45,8 @@ t.ok(m.wait_for("hello atoll", 30) is not None, "echo: console input is echoed b
 m2 = v.Vmm.__new__(v.Vmm)
 m2.__dict__.update(m.__dict__)
 m2.console, m2.cbuf = None, b""
-t.ok(m2.wait_for("PVH-OK\nhello atoll", 30) is not None, "second console client gets the ring replay")
+t.ok(m2.wait_for("PVH-OK\nhello atoll", 30) is not None,
+     "second console client gets the ring replay")
 m2.console.close()
 m.send("q")
 st, err = m.wait(30)

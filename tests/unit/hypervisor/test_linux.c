@@ -98,7 +98,8 @@ int main(void)
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1, "cmdline over cmdline_size refused");
     len = make_bz(img, 0x020f, VMM_XLF_KERNEL_64);
     w32(img + VMM_BP_INITRD_ADDR_MAX, 0x500000);
-    is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1, "initrd above initrd_addr_max refused");
+    is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1,
+           "initrd above initrd_addr_max refused");
     in.image_len = 600;
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1, "truncated bzImage refused");
     free(ram);

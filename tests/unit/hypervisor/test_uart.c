@@ -1,4 +1,4 @@
-/* tests/unit/hypervisor/test_uart.c - 8250 registers, FIFO, interrupts (edge per byte), loopback. */
+/* tests/unit/hypervisor/test_uart.c - 8250 registers, FIFO, interrupts (edges), loopback. */
 #include "tap.h"
 #include "uart.h"
 
