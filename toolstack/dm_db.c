@@ -621,12 +621,22 @@ static void txn_free(struct ts_dm_txn *t)
 /* 0 committed, 1 conflict, -1 error */
 static int txn_commit(struct ts_dm_txn *t, uint64_t *new_rev, struct atoll_err *err)
 {
+    size_t nwritten = 0;
+    for (size_t i = 0; i < t->n; i++)
+        nwritten += t->v[i].written != 0;
+    if (nwritten == 0) { /* read only: nothing to commit */
+        if (new_rev)
+            *new_rev = ts_dm_db_revision(t->db);
+        return 0;
+    }
     struct ts_store_txn *st = ts_store_txn_new(t->db->st);
     for (size_t i = 0; i < t->n; i++) {
         struct txe *e = &t->v[i];
-        if (!e->written)
-            continue;
         uint64_t expect = e->old ? e->old_rev : TS_STORE_REV_ABSENT;
+        if (!e->written) { /* read only: still, it must not have changed under us */
+            ts_store_txn_check(st, e->c->name, e->ref, expect);
+            continue;
+        }
         if (e->deleted) {
             if (e->old)
                 ts_store_txn_delete(st, e->c->name, e->ref, expect);

@@ -61,7 +61,8 @@ size_t ts_dm_db_count(struct ts_dm_db *db, const struct ts_dm_class *c);
 
 /*
  * Transactions. fn reads and writes through t; ts_dm_db_txn commits what it
- * wrote atomically, and when another writer got in between (a compare failed)
+ * wrote atomically, provided nothing it read or wrote changed meanwhile
+ * (serialisable); when another writer got in between (a compare failed)
  * it syncs and runs fn again (at most 64 times, with a growing random backoff;
  * then INTERNAL_ERROR). fn must be repeatable: no side effects outside t.
  * Returns 0 (*new_rev may be NULL), or -1 with err (from fn or the store).

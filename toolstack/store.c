@@ -170,6 +170,7 @@ void ts_store_txn_put(struct ts_store_txn *t, const char *cls, const char *ref, 
                       size_t len, uint64_t expect_rev)
 {
     struct ts_store_op *op = txn_slot(t, cls, ref);
+    op->is_check = 0;
     op->is_delete = 0;
     op->data = atoll_malloc(len + 1);
     memcpy(op->data, data, len);
@@ -178,10 +179,24 @@ void ts_store_txn_put(struct ts_store_txn *t, const char *cls, const char *ref, 
     op->expect_rev = expect_rev;
 }
 
+void ts_store_txn_check(struct ts_store_txn *t, const char *cls, const char *ref,
+                        uint64_t expect_rev)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->ops[i].ref, ref) == 0 && strcmp(t->ops[i].cls, cls) == 0)
+            return; /* a write of the object already compares it */
+    struct ts_store_op *op = txn_slot(t, cls, ref);
+    op->is_check = 1;
+    op->is_delete = 0;
+    op->len = 0;
+    op->expect_rev = expect_rev;
+}
+
 void ts_store_txn_delete(struct ts_store_txn *t, const char *cls, const char *ref,
                          uint64_t expect_rev)
 {
     struct ts_store_op *op = txn_slot(t, cls, ref);
+    op->is_check = 0;
     op->is_delete = 1;
     op->len = 0;
     op->expect_rev = expect_rev;

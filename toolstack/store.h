@@ -100,6 +100,14 @@ void ts_store_txn_put(struct ts_store_txn *t, const char *cls, const char *ref, 
                       size_t len, uint64_t expect_rev);
 void ts_store_txn_delete(struct ts_store_txn *t, const char *cls, const char *ref,
                          uint64_t expect_rev);
+/*
+ * Compare only: the commit fails unless (cls, ref) still has expect_rev
+ * (TS_STORE_REV_ABSENT: is still absent). Writes nothing. For objects a
+ * transaction read but did not change. A put or delete of the same object
+ * in the transaction replaces the check.
+ */
+void ts_store_txn_check(struct ts_store_txn *t, const char *cls, const char *ref,
+                        uint64_t expect_rev);
 /* Number of operations queued. */
 size_t ts_store_txn_size(const struct ts_store_txn *t);
 /*
@@ -143,6 +151,7 @@ void ts_store_unlisten(struct ts_store *st, int id);
 
 struct ts_store_op {
     int is_delete;
+    int is_check; /* compare only */
     char *cls, *ref;
     char *data;
     size_t len;

@@ -295,6 +295,8 @@ static int sq_commit(void *self, const struct ts_store_op *ops, size_t n, uint64
     }
     for (size_t i = 0; i < n; i++) {
         sqlite3_stmt *st;
+        if (ops[i].is_check)
+            continue;
         if (!ops[i].is_delete) {
             st = stmt(s, S_PUT);
             sqlite3_bind_text(st, 1, ops[i].cls, -1, SQLITE_STATIC);

@@ -113,6 +113,20 @@ static void test_basic(void)
     is_int(ts_store_txn_commit(t, &rev, NULL, &err), 0, "unconditional delete of nothing is fine");
     ts_store_txn_free(t);
 
+    /* compare-only operations */
+    t = ts_store_txn_new(st);
+    ts_store_txn_check(t, "VM", "OpaqueRef:b", 2);
+    ts_store_txn_put(t, "VM", "OpaqueRef:new", "n", 1, TS_STORE_REV_ABSENT);
+    is_int(ts_store_txn_commit(t, &rev, &failed, &err), 1, "a failed check fails the transaction");
+    ts_store_txn_free(t);
+    t = ts_store_txn_new(st);
+    ts_store_txn_check(t, "VM", "OpaqueRef:b", 3);
+    ts_store_txn_check(t, "VM", "OpaqueRef:nope", TS_STORE_REV_ABSENT);
+    uint64_t before_checks = ts_store_revision(st);
+    is_int(ts_store_txn_commit(t, &rev, &failed, &err), 0, "checks that hold commit");
+    is_int(ts_store_revision(st), before_checks, "and, writing nothing, make no revision");
+    ts_store_txn_free(t);
+
     /* watch from a revision */
     struct ts_store_changes ch;
     ok(ts_store_changes(st, 2, NULL, &ch, &err) == 0, "changes since 2");
