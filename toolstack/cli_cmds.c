@@ -200,6 +200,52 @@ static int cmd_param_set(struct cli *c, const struct cli_cmd *cmd)
     return r;
 }
 
+/* The body of -param-add/-remove/-clear on field f of view v. */
+static int param_change(struct cli *c, struct cli_view *v, const char *verb, const char *name,
+                        const char *key)
+{
+    struct cli_field *f = need_field(c, v, name);
+    if (!f)
+        return -1;
+    int is_map = strcmp(f->tag, "MRW") == 0, is_set = strcmp(f->tag, "SRW") == 0;
+    if (!is_map && !is_set)
+        return cli_usage(c, "'%s' is not a map or set that can be changed (it is %s)", name,
+                         f->tag);
+    if (strcmp(verb, "clear") == 0) {
+        ATOLL_AUTOFREE char *m = atoll_strdup_printf("set_%s", f->api);
+        ATOLL_AUTOVALUE empty = is_map ? atoll_value_struct() : atoll_value_array();
+        return cli_check_unused(c) < 0 ? -1 : call_void(c, v->cls, m, v->ref, empty, NULL);
+    }
+    ATOLL_AUTOFREE char *m = is_map ? atoll_strdup_printf("%s_%s", strcmp(verb, "add") == 0
+                                                          ? "add_to" : "remove_from", f->api)
+                                    : atoll_strdup_printf("%s_%s", verb, f->api);
+    if (is_set || strcmp(verb, "remove") == 0) {
+        if (!key)
+            return cli_usage(c, "missing parameter 'param-key' (the %s to %s)",
+                             is_set ? "member" : "key", verb);
+        ATOLL_AUTOVALUE k = atoll_value_string(key);
+        return cli_check_unused(c) < 0 ? -1 : call_void(c, v->cls, m, v->ref, k, NULL);
+    }
+    int r = 0, any = key != NULL;
+    if (key) { /* xe also takes param-key=k for a map add with an empty value */
+        ATOLL_AUTOVALUE k = atoll_value_string(key);
+        ATOLL_AUTOVALUE empty = atoll_value_string("");
+        r = call_void(c, v->cls, m, v->ref, k, empty);
+    }
+    for (unsigned i = 0; i < c->nargs && r == 0; i++) {
+        if (c->args[i].used)
+            continue;
+        c->args[i].used = 1;
+        any = 1;
+        ATOLL_AUTOVALUE k = atoll_value_string(c->args[i].key);
+        ATOLL_AUTOVALUE val = atoll_value_string(c->args[i].val);
+        r = call_void(c, v->cls, m, v->ref, k, val);
+    }
+    if (r == 0 && !any)
+        r = cli_usage(c, "nothing to add: expected <key>=<value> entries for the map '%s'", name);
+    return r;
+}
+
 /* -param-add / -param-remove / -param-clear: maps and sets. */
 static int cmd_param_change(struct cli *c, const struct cli_cmd *cmd)
 {
@@ -207,54 +253,10 @@ static int cmd_param_change(struct cli *c, const struct cli_cmd *cmd)
     struct cli_view v;
     if (one_by_uuid(c, cmd->cls, &v) < 0)
         return -1;
-    int r = -1;
     const char *name = cli_arg(c, "param-name"), *key = cli_arg(c, "param-key");
-    struct cli_field *f = NULL;
-    if (!name) {
-        cli_usage(c, "missing parameter 'param-name' (expected param-name=<map or set field>)");
-        goto out;
-    }
-    if (!(f = need_field(c, &v, name)))
-        goto out;
-    int is_map = strcmp(f->tag, "MRW") == 0, is_set = strcmp(f->tag, "SRW") == 0;
-    if (!is_map && !is_set) {
-        cli_usage(c, "'%s' is not a map or set that can be changed (it is %s)", name, f->tag);
-        goto out;
-    }
-    if (strcmp(verb, "clear") == 0) {
-        ATOLL_AUTOFREE char *m = atoll_strdup_printf("set_%s", f->api);
-        ATOLL_AUTOVALUE empty = is_map ? atoll_value_struct() : atoll_value_array();
-        r = cli_check_unused(c) < 0 ? -1 : call_void(c, v.cls, m, v.ref, empty, NULL);
-        goto out;
-    }
-    ATOLL_AUTOFREE char *m = is_map ? atoll_strdup_printf("%s_%s", strcmp(verb, "add") == 0
-                                                          ? "add_to" : "remove_from", f->api)
-                                    : atoll_strdup_printf("%s_%s", verb, f->api);
-    r = 0;
-    if (is_set || strcmp(verb, "remove") == 0) {
-        if (!key) {
-            r = cli_usage(c, "missing parameter 'param-key' (the %s to %s)",
-                          is_set ? "member" : "key", verb);
-            goto out;
-        }
-        ATOLL_AUTOVALUE k = atoll_value_string(key);
-        r = cli_check_unused(c) < 0 ? -1 : call_void(c, v.cls, m, v.ref, k, NULL);
-        goto out;
-    }
-    if (key) { /* xe also takes param-key=k for a map add with an empty value */
-        ATOLL_AUTOVALUE k = atoll_value_string(key);
-        ATOLL_AUTOVALUE empty = atoll_value_string("");
-        r = call_void(c, v.cls, m, v.ref, k, empty);
-    }
-    for (unsigned i = 0; i < c->nargs && r == 0; i++) {
-        if (c->args[i].used)
-            continue;
-        c->args[i].used = 1;
-        ATOLL_AUTOVALUE k = atoll_value_string(c->args[i].key);
-        ATOLL_AUTOVALUE val = atoll_value_string(c->args[i].val);
-        r = call_void(c, v.cls, m, v.ref, k, val);
-    }
-out:
+    int r = name ? param_change(c, &v, verb, name, key)
+                 : cli_usage(c, "missing parameter 'param-name' (expected param-name=<map or "
+                             "set field>)");
     cli_view_fini(&v);
     return r;
 }

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,9 +150,17 @@ static int tls_start(struct cli_conn *c, char **msg)
         *msg = ssl_errmsg();
         return -1;
     }
-    SSL_set_tlsext_host_name(c->ssl, c->server);
-    if (c->cafile)
-        SSL_set1_host(c->ssl, c->server);
+    unsigned char addr[16];
+    int is_ip = inet_pton(AF_INET, c->server, addr) == 1 || inet_pton(AF_INET6, c->server, addr) == 1;
+    if (!is_ip)
+        SSL_set_tlsext_host_name(c->ssl, c->server);
+    if (c->cafile) { /* the certificate must name the host (or address) we asked for */
+        X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+        if (is_ip)
+            X509_VERIFY_PARAM_set1_ip_asc(vp, c->server);
+        else
+            SSL_set1_host(c->ssl, c->server);
+    }
     if (SSL_connect(c->ssl) != 1) {
         ATOLL_AUTOFREE char *why = ssl_errmsg();
         long vr = SSL_get_verify_result(c->ssl);
@@ -277,11 +286,6 @@ void cli_conn_free(struct cli_conn *c)
     free(c->socket_path);
     free(c->cafile);
     free(c);
-}
-
-void cli_conn_reset(struct cli_conn *c)
-{
-    conn_close(c);
 }
 
 int cli_conn_is_local(const struct cli_conn *c)
@@ -601,13 +605,12 @@ struct atoll_value *cli_conn_xmlrpc(struct cli_conn *c, const char *method,
     return NULL;
 }
 
-int cli_conn_stream_open(struct cli_conn *c, const char *method, const char *target, char **msg)
+int cli_conn_stream_open(struct cli_conn *c, const char *target, char **msg)
 {
     if (c->fd < 0 && conn_connect(c, msg) < 0)
         return -1;
-    ATOLL_AUTOFREE char *head = fmt("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: atoll-cli\r\n"
-                                    "Connection: Upgrade\r\nUpgrade: atoll-console\r\n\r\n",
-                                    method, target, host_header(c));
+    ATOLL_AUTOFREE char *head = fmt("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: atoll-cli\r\n\r\n",
+                                    target, host_header(c));
     struct answer a = {0};
     int r = cli_conn_write(c, head, strlen(head)) == 0 ? read_head(c, &a, msg) : 1;
     if (r == 1) {
@@ -619,13 +622,12 @@ int cli_conn_stream_open(struct cli_conn *c, const char *method, const char *tar
         conn_close(c);
         return -1;
     }
-    if (a.status == 101 || a.status == 200)
+    if (a.status == 200)
         return 0;
     ATOLL_AUTOFREE char *body = NULL;
     size_t blen = 0;
     char *ignored = NULL;
-    if (a.length >= 0 || a.chunked)
-        read_body(c, &a, &body, &blen, &ignored);
+    read_body(c, &a, &body, &blen, &ignored);
     free(ignored);
     if (body)
         body[strcspn(body, "\r\n")] = '\0';
@@ -633,4 +635,21 @@ int cli_conn_stream_open(struct cli_conn *c, const char *method, const char *tar
                body ? body : "");
     conn_close(c);
     return -1;
+}
+
+struct cli_conn *cli_conn_dup(const struct cli_conn *c, char **msg)
+{
+    struct cli_conn_opts o = c->o;
+    o.server = c->server;
+    o.socket_path = c->socket_path;
+    o.cafile = c->cafile;
+    return cli_conn_open(&o, msg);
+}
+
+int cli_conn_post(struct cli_conn *c, const char *path, const char *body, size_t len,
+                  int *status, char **msg)
+{
+    ATOLL_AUTOFREE char *ans = NULL;
+    size_t alen = 0;
+    return post(c, path, body, len, status, &ans, &alen, msg);
 }

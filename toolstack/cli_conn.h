@@ -42,19 +42,22 @@ struct atoll_value *cli_conn_xmlrpc(struct cli_conn *c, const char *method,
                                     struct cli_err *e);
 
 /*
- * Starts a raw stream: sends "<method> <target> HTTP/1.1" with an Upgrade
- * header and reads the answer's status line and headers. 0 when the server
- * answered 101 or 200 (the connection is then a byte stream both ways), else
- * -1 with *msg (owned; includes the status and body text).
+ * Starts a raw stream: "GET <target> HTTP/1.0" (atolld's side handlers then
+ * stream the body raw until either side closes) and reads the answer's status
+ * line and headers. 0 on 200 (read the stream with cli_conn_read), else -1
+ * with *msg (owned; includes the status and body text).
  */
-int cli_conn_stream_open(struct cli_conn *c, const char *method, const char *target, char **msg);
+int cli_conn_stream_open(struct cli_conn *c, const char *target, char **msg);
+/* A second connection with the same options (for a stream next to calls). NULL with *msg. */
+struct cli_conn *cli_conn_dup(const struct cli_conn *c, char **msg);
+/* POSTs body to path (kept-alive): 0 with the HTTP status, or -1 with *msg (owned). */
+int cli_conn_post(struct cli_conn *c, const char *path, const char *body, size_t len,
+                  int *status, char **msg);
 /* Raw stream I/O: read returns bytes read, 0 at EOF, -1 on error (EAGAIN never: blocking). */
 ssize_t cli_conn_read(struct cli_conn *c, void *buf, size_t n);
 int cli_conn_write(struct cli_conn *c, const void *buf, size_t n);
 /* Bytes already buffered (to read before polling the fd again). */
 size_t cli_conn_pending(struct cli_conn *c);
 int cli_conn_fd(const struct cli_conn *c);
-/* Closes the connection; the next call connects again (after a raw stream). */
-void cli_conn_reset(struct cli_conn *c);
 
 #endif

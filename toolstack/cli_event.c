@@ -171,14 +171,17 @@ int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
     c->multiple = 0;
     if (cli_select(c, "VM", "vm", 1, &v, &n) < 0)
         return -1;
+    /* output streams on a second connection; input goes as POSTs over the first */
     ATOLL_AUTOFREE char *target = atoll_strdup_printf(
         "/console?ref=%s&session_id=%s", atoll_value_get_string(v[0].ref), c->session);
     struct cli_field *name = cli_view_field(&v[0], "name-label");
     ATOLL_AUTOFREE char *label = atoll_strdup(name ? cli_field_text(c, name) : "");
     cli_views_free(v, n);
     ATOLL_AUTOFREE char *msg = NULL;
-    if (cli_conn_stream_open(c->conn, "GET", target, &msg) < 0) {
+    struct cli_conn *s = cli_conn_dup(c->conn, &msg);
+    if (!s || cli_conn_stream_open(s, target, &msg) < 0) {
         fprintf(stderr, "atoll console: %s\n", msg);
+        cli_conn_free(s);
         return -1;
     }
     int tty = isatty(STDIN_FILENO);
@@ -191,8 +194,8 @@ int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
     int in_open = 1, rc = 0;
     char buf[4096];
     for (;;) {
-        if (cli_conn_pending(c->conn) == 0) {
-            struct pollfd p[2] = {{.fd = cli_conn_fd(c->conn), .events = POLLIN},
+        if (cli_conn_pending(s) == 0) {
+            struct pollfd p[2] = {{.fd = cli_conn_fd(s), .events = POLLIN},
                                   {.fd = STDIN_FILENO, .events = POLLIN}};
             if (poll(p, in_open ? 2 : 1, -1) < 0) {
                 if (errno == EINTR)
@@ -207,7 +210,13 @@ int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
                 } else {
                     char *esc = memchr(buf, 0x1d, (size_t)r);
                     size_t len = esc ? (size_t)(esc - buf) : (size_t)r;
-                    if (len && cli_conn_write(c->conn, buf, len) < 0) {
+                    int status = 0;
+                    ATOLL_AUTOFREE char *err = NULL;
+                    if (len && (cli_conn_post(c->conn, target, buf, len, &status, &err) < 0 ||
+                                status != 200)) {
+                        restore_tty();
+                        fprintf(stderr, "\r\natoll console: input not delivered: %s\n",
+                                err ? err : "refused by the server");
                         rc = -1;
                         break;
                     }
@@ -218,7 +227,7 @@ int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
             if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
         }
-        ssize_t r = cli_conn_read(c->conn, buf, sizeof(buf));
+        ssize_t r = cli_conn_read(s, buf, sizeof(buf));
         if (r <= 0)
             break; /* the VM stopped or the server closed the stream */
         if (atoll_write_all(STDOUT_FILENO, buf, (size_t)r) < 0) {
@@ -229,7 +238,6 @@ int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
     restore_tty();
     if (tty)
         fprintf(stderr, "\r\nDisconnected from the console.\n");
-    /* the stream cannot carry more requests: the logout goes over a fresh connection */
-    cli_conn_reset(c->conn);
+    cli_conn_free(s);
     return rc;
 }
