@@ -654,6 +654,10 @@ const struct ts_dm_class *const ts_dm_classes[] = {
     &ts_dm_class_PBD, &ts_dm_class_VIF, &ts_dm_class_network, &ts_dm_class_PIF,
     &ts_dm_class_task, &ts_dm_class_event, &ts_dm_class_message, &ts_dm_class_role,
     &ts_dm_class_subject, &ts_dm_class_secret, &ts_dm_class_console, &ts_dm_class_blob,
+    /* dm_classes_ext.c */
+    &ts_dm_class_Bond, &ts_dm_class_VLAN, &ts_dm_class_VM_appliance, &ts_dm_class_DR_task,
+    &ts_dm_class_PGPU, &ts_dm_class_GPU_group, &ts_dm_class_VGPU, &ts_dm_class_VGPU_type,
+    &ts_dm_class_VTPM, &ts_dm_class_SM, &ts_dm_class_PCI,
 };
 const unsigned ts_dm_nclasses = ATOLL_ARRAY_SIZE(ts_dm_classes);
 
@@ -663,5 +667,6 @@ const unsigned ts_dm_nclasses = ATOLL_ARRAY_SIZE(ts_dm_classes);
  */
 const struct ts_dm_schema_mark ts_dm_schema_history[] = {
     {1, 0x39b216d1292d021a},
+    {2, 0x9130c019f0842bee}, /* + Bond, VLAN, VM_appliance, DR_task, GPUs, VTPM, SM, PCI */
 };
 const unsigned ts_dm_schema_history_len = ATOLL_ARRAY_SIZE(ts_dm_schema_history);

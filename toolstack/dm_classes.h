@@ -119,6 +119,18 @@ static const struct ts_dm_type e_vm_operations = ENUM("vm_operations", "snapshot
     "import", "export", "metadata_export", "reverting", "destroy", "create_vtpm");
 static const struct ts_dm_type e_vm_power_state = ENUM("vm_power_state", "Halted", "Paused",
     "Running", "Suspended");
+static const struct ts_dm_type e_allocation_algorithm = ENUM("allocation_algorithm",
+    "breadth_first", "depth_first");
+static const struct ts_dm_type e_bond_mode = ENUM("bond_mode", "balance-slb", "active-backup",
+    "lacp");
+static const struct ts_dm_type e_persistence_backend = ENUM("persistence_backend", "xapi");
+static const struct ts_dm_type e_pgpu_dom0_access = ENUM("pgpu_dom0_access", "enabled",
+    "disable_on_reboot", "disabled", "enable_on_reboot");
+static const struct ts_dm_type e_vgpu_type_implementation = ENUM("vgpu_type_implementation",
+    "passthrough", "nvidia", "nvidia_sriov", "gvt_g", "mxgpu");
+static const struct ts_dm_type e_vm_appliance_operation = ENUM("vm_appliance_operation", "start",
+    "clean_shutdown", "hard_shutdown", "shutdown");
+static const struct ts_dm_type e_vtpm_operations = ENUM("vtpm_operations", "destroy");
 
 extern const struct ts_dm_class ts_dm_class_session;
 extern const struct ts_dm_class ts_dm_class_pool;
@@ -143,5 +155,16 @@ extern const struct ts_dm_class ts_dm_class_PBD;
 extern const struct ts_dm_class ts_dm_class_VIF;
 extern const struct ts_dm_class ts_dm_class_network;
 extern const struct ts_dm_class ts_dm_class_PIF;
+extern const struct ts_dm_class ts_dm_class_Bond;
+extern const struct ts_dm_class ts_dm_class_VLAN;
+extern const struct ts_dm_class ts_dm_class_VM_appliance;
+extern const struct ts_dm_class ts_dm_class_DR_task;
+extern const struct ts_dm_class ts_dm_class_PGPU;
+extern const struct ts_dm_class ts_dm_class_GPU_group;
+extern const struct ts_dm_class ts_dm_class_VGPU;
+extern const struct ts_dm_class ts_dm_class_VGPU_type;
+extern const struct ts_dm_class ts_dm_class_VTPM;
+extern const struct ts_dm_class ts_dm_class_SM;
+extern const struct ts_dm_class ts_dm_class_PCI;
 
 #endif

@@ -79,7 +79,7 @@ static const struct ts_dm_field vm_fields[] = {
     F("protection_policy", REF("VMPP"), SRO, .flags = TS_DM_F_DEPRECATED),
     F("snapshot_schedule", REF("VMSS"), SRO),
     F("is_vmss_snapshot", BOOL, SRO),
-    F("appliance", REF("VM_appliance"), SRO),
+    F("appliance", REF("VM_appliance"), SRO, .inverse = "VMs"),
     F("start_delay", INT, SRO),
     F("shutdown_delay", INT, SRO),
     F("order", INT, SRO),
