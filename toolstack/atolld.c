@@ -23,9 +23,11 @@
 #include "api_tasks.h"
 #include "atoll/log.h"
 #include "atoll/util.h"
+#include "core.h"
 #include "dm.h"
 #include "dm_db.h"
 #include "dm_generic.h"
+#include "events.h"
 #include "http.h"
 #include "rbac.h"
 #include "rpc.h"
@@ -37,7 +39,7 @@
 struct opts {
     const char *state_dir, *socket, *root_pw, *root_pw_file, *log, *bind, *cert, *key;
     int port, http_port;
-    unsigned workers, max_conns, session_timeout;
+    unsigned workers, max_conns, session_timeout, http_timeout;
     size_t max_body;
 };
 
@@ -61,6 +63,8 @@ static void usage(FILE *f)
             "  --max-connections N       connections served at once (default 1024)\n"
             "  --max-body BYTES          request body limit (default 16M)\n"
             "  --session-timeout S       idle session expiry in seconds (default 86400)\n"
+            "  --http-timeout S          idle/read/write timeout of a connection (default 60;\n"
+            "                            calls in progress are not cut by it)\n"
             "Environment: ATOLL_LOG=\"info,rpc=debug\" sets log levels.\n");
 }
 
@@ -82,9 +86,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"socket", 1, 0, 'S'}, {"root-password-file", 1, 0, 'f'}, {"root-password", 1, 0, 'P'},
         {"log", 1, 0, 'l'}, {"bind", 1, 0, 'b'}, {"cert", 1, 0, 'c'}, {"key", 1, 0, 'k'},
         {"workers", 1, 0, 'w'}, {"max-connections", 1, 0, 'm'}, {"max-body", 1, 0, 'B'},
-        {"session-timeout", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"session-timeout", 1, 0, 't'}, {"http-timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
     *o = (struct opts){.state_dir = "/var/lib/atoll", .port = 443, .workers = 256,
-                       .max_conns = 1024, .max_body = 16u << 20};
+                       .max_conns = 1024, .max_body = 16u << 20, .http_timeout = 60};
     int c;
     unsigned long v;
     uint64_t bytes;
@@ -132,6 +137,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return -1;
             o->session_timeout = (unsigned)v;
             break;
+        case 'T':
+            if (parse_uint(optarg, "--http-timeout", 3600, &v) < 0 || v < 1)
+                return -1;
+            o->http_timeout = (unsigned)v;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -173,10 +183,23 @@ static char *read_password_file(const char *path)
     return pw;
 }
 
+static void session_gone(void *arg, const char *ref)
+{
+    ts_events_session_gone(arg, ref);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     log_info("signal %d: shutting down", (int)sig);
     event_base_loopbreak(arg);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    unsigned busy = 0, queued = 0;
+    ts_workq_stats(NULL, &busy, &queued);
+    if (busy == 0 && queued == 0)
+        event_base_loopbreak(arg);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -219,6 +242,7 @@ int main(int argc, char **argv)
     ATOLL_AUTOFREE char *db_path = atoll_strdup_printf("%s/atoll.db", o.state_dir);
     struct ts_store *store = NULL;
     struct ts_dm_db *db = NULL;
+    struct ts_events *events = NULL;
     unsigned left = 0;
     ATOLL_AUTOFREE char *sock = o.socket ? atoll_strdup(o.socket)
                                          : atoll_strdup_printf("%s/atolld.sock", o.state_dir);
@@ -240,17 +264,23 @@ int main(int argc, char **argv)
         explicit_bzero(root_pw, strlen(root_pw));
     if (ts_rbac_audit_open(audit, &err) < 0)
         goto out;
-    /* the object store and the datamodel over it */
+    /* the object store, the datamodel over it, the objects every client expects, events */
     ts_dm_init();
-    if (ts_store_open(db_path, NULL, &store, &err) < 0 || ts_dm_db_open(store, &db, &err) < 0)
+    char host_ref[ATOLL_REF_STRLEN + 1], host_uuid[ATOLL_UUID_STRLEN + 1];
+    if (ts_store_open(db_path, NULL, &store, &err) < 0 || ts_dm_db_open(store, &db, &err) < 0 ||
+        ts_core_bootstrap(db, o.state_dir, host_ref, host_uuid, &err) < 0 ||
+        ts_events_new(db, &events, &err) < 0)
         goto out;
+    ts_session_set_this_host(host_ref);
+    ts_session_set_gone_hook(session_gone, events);
     /*
      * Method registration, hand-written first: the generic datamodel methods
-     * are registered as defaults and never replace them (session.* stays here,
-     * VM actions come from vmops).
+     * are registered LAST, as defaults that never replace them (session.* is
+     * served by session_api.c, task.create/cancel by api_tasks.c).
      */
     if (ts_session_register_methods(&err) < 0 || ts_api_tasks_install(db, &err) < 0 ||
-        ts_dm_generic_register(db, &err) < 0 || ts_rpc_start(256, &err) < 0)
+        ts_events_register_methods(events, &err) < 0 || ts_dm_generic_register(db, &err) < 0 ||
+        ts_rpc_start(256, &err) < 0)
         goto out;
     if (ts_workq_start(4, o.workers) < 0) {
         ATOLL_ERR(&err, ATOLL_E_INTERNAL_ERROR, "cannot start the worker pool");
@@ -260,8 +290,8 @@ int main(int argc, char **argv)
     struct ts_http_config hc = {.state_dir = o.state_dir, .cert_file = o.cert,
                                 .key_file = o.key, .bind_addr = o.bind,
                                 .https_port = o.port, .http_port = o.http_port,
-                                .unix_path = sock, .max_body = o.max_body, .timeout_s = 60,
-                                .max_conns = o.max_conns};
+                                .unix_path = sock, .max_body = o.max_body,
+                                .timeout_s = (int)o.http_timeout, .max_conns = o.max_conns};
     if (ts_http_start(base, &hc, &err) < 0)
         goto out_workq;
 
@@ -275,11 +305,25 @@ int main(int argc, char **argv)
     log_info("atolld ready (state in %s)", o.state_dir);
     event_base_dispatch(base);
 
+    /*
+     * Graceful part: end the sessions (waking event.from/event.next callers),
+     * then keep the loop running until the workers are idle, at most 3 s, so
+     * that the calls in flight get their replies.
+     */
+    ts_session_end_all();
+    struct event *drain = event_new(base, -1, EV_PERSIST, on_drain, base);
+    struct timeval every = {0, 10000}, grace = {3, 0};
+    event_add(drain, &every);
+    event_base_loopexit(base, &grace);
+    event_base_dispatch(base);
+    event_free(drain);
     event_free(sigterm);
     event_free(sigint);
     event_free(tick);
     rc = 0;
 out_workq: {
+    /* ending the sessions wakes calls blocked in event.from/event.next */
+    ts_session_end_all();
     left = ts_workq_stop(3000);
     ts_http_stop();
     if (left)
@@ -298,7 +342,9 @@ out:
         unlink(sock);
     ts_rbac_audit_close();
     ts_session_fini();
+    ts_session_set_gone_hook(NULL, NULL);
     if (left == 0) { /* never pull the store from under a call still running */
+        ts_events_free(events);
         ts_dm_db_close(db);
         ts_store_close(store);
     }

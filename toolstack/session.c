@@ -84,6 +84,13 @@ void ts_session_set_this_host(const char *host_ref)
     pthread_mutex_unlock(&S.lock);
 }
 
+void ts_session_get_this_host(char out[ATOLL_REF_STRLEN + 1])
+{
+    pthread_mutex_lock(&S.lock);
+    memcpy(out, S.this_host, sizeof(S.this_host));
+    pthread_mutex_unlock(&S.lock);
+}
+
 /* ---------------------------------------------------------------- hashing */
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
@@ -570,6 +577,21 @@ unsigned ts_session_expire(void)
     gone_flush(&g);
     if (n)
         log_info("%u idle session(s) expired", n);
+    return n;
+}
+
+unsigned ts_session_end_all(void)
+{
+    unsigned n = 0;
+    struct gone g = {0};
+    pthread_mutex_lock(&S.lock);
+    for (unsigned b = 0; b < SESSION_BUCKETS; b++)
+        while (S.buckets[b]) {
+            drop_locked(&S.buckets[b], &g);
+            n++;
+        }
+    pthread_mutex_unlock(&S.lock);
+    gone_flush(&g);
     return n;
 }
 

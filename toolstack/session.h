@@ -57,6 +57,8 @@ int ts_session_get(const char *ref, struct ts_session_info *out);
 void ts_session_list(struct ts_session_info **out, unsigned *n);
 /* Drops sessions idle longer than the timeout; returns how many. */
 unsigned ts_session_expire(void);
+/* Ends every session (shutdown), announcing each to the gone hook; returns how many. */
+unsigned ts_session_end_all(void);
 /* Logs out every session of one user; returns how many. */
 unsigned ts_session_logout_user(const char *user);
 
@@ -82,6 +84,7 @@ void ts_session_set_gone_hook(ts_session_gone_fn fn, void *arg);
 
 /* The host ref reported as session.this_host (default OpaqueRef:NULL); copied. */
 void ts_session_set_this_host(const char *host_ref);
+void ts_session_get_this_host(char out[ATOLL_REF_STRLEN + 1]);
 
 /*
  * Registers session.* (login_with_password, logout, local_logout, change_password,

@@ -88,8 +88,10 @@ static int h_logout_subject(struct ts_call *call, struct atoll_value *const *p, 
 static struct atoll_value *session_record(const struct ts_session_info *s)
 {
     struct atoll_value *r = atoll_value_struct();
+    char host[ATOLL_REF_STRLEN + 1];
+    ts_session_get_this_host(host);
     atoll_value_struct_set_string(r, "uuid", s->uuid);
-    atoll_value_struct_set_string(r, "this_host", ATOLL_REF_NULL);
+    atoll_value_struct_set_string(r, "this_host", host);
     atoll_value_struct_set_string(r, "this_user", ATOLL_REF_NULL);
     atoll_value_struct_set(r, "last_active", atoll_value_datetime(s->last_active));
     atoll_value_struct_set_bool(r, "pool", 0);
