@@ -334,8 +334,13 @@ int ts_events_from(struct ts_events *ev, const char *session, enum ts_role role,
     uint64_t deadline = deadline_after(timeout);
     events = atoll_value_array();
     for (;;) {
-        if (collect(ev, &subs, since, 0, role, events, &upto, NULL, err) < 0)
+        int lost = 0;
+        if (collect(ev, &subs, since, 0, role, events, &upto, &lost, err) < 0)
             goto out;
+        if (lost && since > 0) { /* deletions since the token are no longer known */
+            ATOLL_ERR(err, ATOLL_E_EVENTS_LOST);
+            goto out;
+        }
         if (atoll_value_array_len(events) > 0 || atoll_now_ns() >= deadline)
             break;
         since = upto; /* nothing of interest up to here */

@@ -33,7 +33,8 @@ void ts_events_free(struct ts_events *ev); /* NULL is a no-op; no call may be in
  * Returns 0 and *out = {events: [...], valid_ref_counts: {class: n}, token: "..."}
  * (events empty only on timeout), or -1: EVENT_SUBSCRIPTION_PARSE_FAILURE [sub],
  * EVENT_FROM_TOKEN_PARSE_FAILURE [token], SESSION_INVALID [session] (logged out
- * while waiting), FIELD_TYPE_ERROR [classes].
+ * while waiting), FIELD_TYPE_ERROR [classes], EVENTS_LOST when the token is older
+ * than the kept deletion log (clients re-read everything with token "", as XO does).
  */
 int ts_events_from(struct ts_events *ev, const char *session, enum ts_role role,
                    struct atoll_value *classes, const char *token, double timeout,

@@ -3,7 +3,8 @@
  * token progression, class and object subscriptions (any case, unknown ones
  * ignored), add/mod/del with del carrying no snapshot, coalescing,
  * valid_ref_counts, blocking wait woken by a commit, inject, get_current_id,
- * role-filtered snapshots, legacy register/next/unregister with EVENTS_LOST,
+ * role-filtered snapshots, EVENTS_LOST for too-old tokens, legacy
+ * register/next/unregister with EVENTS_LOST,
  * and SESSION_INVALID for a waiter whose session ends.
  */
 #include <pthread.h>
@@ -298,6 +299,11 @@ static void test_legacy(void)
         ts_store_txn_commit(t, NULL, NULL, &err);
         ts_store_txn_free(t);
     }
+    ATOLL_AUTOVALUE oldcl = subs("vm", NULL);
+    ok(ts_events_from(ev, NULL, TS_ROLE_POOL_ADMIN, oldcl, "1", 0, &out, &err) < 0 &&
+           err.code == ATOLL_E_EVENTS_LOST,
+       "event.from with a token older than the deletion log -> EVENTS_LOST");
+    atoll_err_clear(&err);
     ok(ts_events_next(ev, s, TS_ROLE_POOL_ADMIN, 0, &out, &err) < 0 &&
            err.code == ATOLL_E_EVENTS_LOST,
        "a registration behind the compacted log gets EVENTS_LOST");
