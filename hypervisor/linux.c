@@ -86,7 +86,15 @@ int vmm_linux_load(const struct vmm_mem *mem, const struct vmm_boot_input *in,
     uint64_t kernel_size = len - setup_size;
     uint64_t init_size = rd32(img + VMM_BP_INIT_SIZE);
     uint64_t need = init_size > kernel_size ? init_size : kernel_size;
-    uint64_t load = VMM_KERNEL_MIN_ADDR;
+    /*
+     * Load at the kernel's preferred address when it has one (protocol >= 2.10) and RAM
+     * allows: a relocatable kernel loaded lower moves itself there anyway (one more copy).
+     */
+    uint64_t load = VMM_KERNEL_MIN_ADDR, pref;
+    memcpy(&pref, img + VMM_BP_PREF_ADDRESS, 8);
+    if (version >= 0x020a && pref >= VMM_KERNEL_MIN_ADDR && pref % 4096 == 0 &&
+        vmm_mem_ptr(mem, pref, need))
+        load = pref;
     uint8_t *dst = vmm_mem_ptr(mem, load, need);
     if (!dst) {
         snprintf(errbuf, errlen, "kernel needs %llu MiB from 1 MiB: more than guest RAM below "

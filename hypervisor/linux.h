@@ -22,6 +22,7 @@
 #define VMM_BP_INITRD_ADDR_MAX 0x22c
 #define VMM_BP_XLOADFLAGS      0x236
 #define VMM_BP_CMDLINE_SIZE    0x238
+#define VMM_BP_PREF_ADDRESS    0x258
 #define VMM_BP_INIT_SIZE       0x260
 #define VMM_BP_E820_TABLE      0x2d0
 

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "acpi.h"
@@ -216,11 +217,41 @@ static void teardown(struct machine *m, int status, const char *reason)
     free(m->initrd);
 }
 
+/*
+ * A terminal on stdin gives the guest its keys as typed (no line editing, no local echo:
+ * the guest echoes); Ctrl-C still ends the VM (status 6). Restored at exit.
+ */
+static struct termios saved_tty;
+static int tty_raw;
+
+static void tty_restore(void)
+{
+    if (tty_raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+    tty_raw = 0;
+}
+
+static void tty_make_raw(void)
+{
+    struct termios t;
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+        return;
+    t = saved_tty;
+    t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+    t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+        tty_raw = 1;
+}
+
 static void event_loop(struct machine *m)
 {
     struct vmm_vm *vm = &m->vm;
     /* stdio console: stdin (a terminal or a pipe) is the guest's serial input */
     int stdin_open = vm->console.stdout_fd >= 0;
+    if (stdin_open)
+        tty_make_raw();
     for (;;) {
         struct pollfd fds[2 + 1 + 1 + VMM_CONTROL_CLIENTS + 1 + VMM_CONSOLE_CLIENTS];
         int n = 0;
@@ -348,6 +379,7 @@ int main(int argc, char **argv)
     /* make sure a stop is recorded even if the loop ended without one */
     vmm_vm_request_stop(vm, VMM_EXIT_INTERNAL, "event loop ended unexpectedly");
     vmm_vm_get_exit(vm, &status, reason, sizeof(reason));
+    tty_restore();
     teardown(&m, status, reason);
     fprintf(stderr, "atoll-vmm: %s: exit %d: %s\n", vm->uuid, status, reason);
     vmm_config_fini(&cfg);

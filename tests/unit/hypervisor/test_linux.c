@@ -27,6 +27,8 @@ static size_t make_bz(uint8_t *img, uint16_t version, uint16_t xlf)
     w16(img + VMM_BP_XLOADFLAGS, xlf);
     w32(img + VMM_BP_CMDLINE_SIZE, 2047);
     w32(img + VMM_BP_INIT_SIZE, 4 << 20);
+    uint64_t pref = 16 << 20;
+    memcpy(img + VMM_BP_PREF_ADDRESS, &pref, 8);
     for (size_t i = 5 * 512; i < len; i++)
         img[i] = 0xcc;
     return len;
@@ -48,9 +50,9 @@ int main(void)
                                 .initrd = rd, .initrd_len = sizeof(rd), .rsdp_addr = 0xE0000};
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), 0, "bzImage 2.15 loads");
     is_int(b.mode, VMM_BOOT_LINUX64, "64-bit Linux entry");
-    is_int(b.entry, 0x100200, "entry = 1 MiB + 0x200");
+    is_int(b.entry, (16 << 20) + 0x200, "entry = pref_address (16 MiB) + 0x200");
     is_int(b.arg, VMM_LINUX_BOOT_PARAMS, "RSI = boot_params");
-    is_int(ram[0x100000], 0xcc, "protected-mode kernel at 1 MiB");
+    is_int(ram[16 << 20], 0xcc, "protected-mode kernel at its preferred address");
     uint8_t *bp = ram + VMM_LINUX_BOOT_PARAMS;
     ok(memcmp(bp + VMM_BP_HEADER, "HdrS", 4) == 0, "setup header copied into boot_params");
     is_int(bp[VMM_BP_TYPE_OF_LOADER], 0xff, "type_of_loader undefined (0xff)");
@@ -59,7 +61,7 @@ int main(void)
     is_str((char *)ram + VMM_LINUX_CMDLINE, "console=ttyS0 ro", "command line text");
     uint32_t rdaddr = r32(bp + VMM_BP_RAMDISK_IMAGE);
     is_int(r32(bp + VMM_BP_RAMDISK_SIZE), sizeof(rd), "ramdisk_size");
-    ok(rdaddr % 4096 == 0 && rdaddr >= 0x100000 + (4u << 20) && rdaddr + sizeof(rd) <= RAM,
+    ok(rdaddr % 4096 == 0 && rdaddr >= (16u << 20) + (4u << 20) && rdaddr + sizeof(rd) <= RAM,
        "initrd page aligned, above init_size, inside RAM (0x%x)", rdaddr);
     is_int(ram[rdaddr], 7, "initrd content");
     is_int(bp[VMM_BP_E820_ENTRIES], 3, "3 e820 entries");
@@ -97,9 +99,14 @@ int main(void)
     w32(img + VMM_BP_CMDLINE_SIZE, 4);
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1, "cmdline over cmdline_size refused");
     len = make_bz(img, 0x020f, VMM_XLF_KERNEL_64);
-    w32(img + VMM_BP_INITRD_ADDR_MAX, 0x500000);
+    w32(img + VMM_BP_INITRD_ADDR_MAX, 0x1401000);
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1,
            "initrd above initrd_addr_max refused");
+    len = make_bz(img, 0x020f, VMM_XLF_KERNEL_64);
+    w32(img + VMM_BP_INIT_SIZE, 62u << 20);
+    is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), 0, "too big for pref_address: loads");
+    is_int(b.entry, 0x100200, "... at 1 MiB instead");
+    in.initrd = NULL;
     in.image_len = 600;
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1, "truncated bzImage refused");
     free(ram);
