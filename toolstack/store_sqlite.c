@@ -10,10 +10,14 @@
 #define ATOLL_LOG_MODULE "store"
 #include "store_sqlite.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atoll/log.h"
 #include "atoll/util.h"
@@ -493,6 +497,16 @@ int ts_store_sqlite_open(const char *path, const char *opts, const struct ts_sto
             return -1;
         }
     }
+    /* the file holds secrets: create it private; SQLite gives -wal/-shm the same mode */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        ATOLL_ERR_ERRNO(err, ATOLL_E_INTERNAL_ERROR, errno, "cannot open the object store");
+        atoll_err_detail(err, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0600) < 0)
+        log_warn("cannot make '%s' private: %s", path, strerror(errno));
+    close(fd);
     struct sq *s = atoll_calloc(1, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
     s->path = atoll_strdup(path);

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,8 @@ static void test_basic(void)
     int rc;
 
     ok(ts_store_open(dbpath, NULL, &st, &err) == 0, "open a new store");
+    struct stat sb;
+    ok(stat(dbpath, &sb) == 0 && (sb.st_mode & 0077) == 0, "the database file is private (0600)");
     is_int(ts_store_revision(st), 0, "a new store is at revision 0");
     is_int(ts_store_get(st, "VM", "OpaqueRef:a", &o, &err), 0, "get of an absent object says 0");
 
