@@ -2,9 +2,14 @@
  * toolstack/store_sqlite.c - SQLite backend of the object store. Tables:
  * meta (revision, compaction horizon), objects (cls, ref, create_rev, mod_rev,
  * data) indexed by mod_rev for watch, deleted (tombstones: the deletion log).
- * Durability: WAL + synchronous=FULL by default, so a commit that returned is
- * on disk; sync=normal keeps atomicity and kill -9 safety (the WAL is written
- * before COMMIT returns) but may lose the last commits on power loss.
+ * Durability: WAL + synchronous=NORMAL by default. A returned commit has been
+ * written to the WAL (kill -9 of atolld loses nothing: the page cache outlives
+ * the process) and every commit is atomic; an OS crash or power cut may roll
+ * back the last commits since the WAL was last synced, never corrupt or
+ * half-apply one. That is no weaker than XAPI, which flushes its in-memory
+ * database to disk asynchronously, and costs 0.08 ms per commit here against
+ * 4.1 ms with FULL (an fsync each), which every API write and event would pay.
+ * "sync=full" (an fsync per commit) is there for whoever wants it.
  * Threads: one connection under a mutex; never the libevent thread.
  */
 #define ATOLL_LOG_MODULE "store"
@@ -484,7 +489,7 @@ static const char *const schema_sql =
 int ts_store_sqlite_open(const char *path, const char *opts, const struct ts_store_backend **be,
                          void **self, struct atoll_err *err)
 {
-    const char *sync = "FULL";
+    const char *sync = "NORMAL";
 
     if (opts && *opts) {
         if (strcmp(opts, "sync=full") == 0)

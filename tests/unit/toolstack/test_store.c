@@ -286,14 +286,14 @@ static int payload_ok(const char *data, long *i_out)
     return strcmp(data, want) == 0;
 }
 
-static void writer(const char *path)
+static void writer(const char *path, const char *opts)
 {
     struct ts_store *st = NULL;
     struct atoll_err err = ATOLL_ERR_INIT;
     static char buf[8192];
     char ref[64];
 
-    if (ts_store_open(path, NULL, &st, &err) < 0)
+    if (ts_store_open(path, opts, &st, &err) < 0)
         _exit(2);
     struct ts_store_obj o;
     long i = 0;
@@ -341,10 +341,10 @@ static void test_kill9(void)
     snprintf(path, sizeof(path), "%s/kill9.db", dir);
     diag("kill -9 seed %u", seed);
     srand(seed);
-    for (int iter = 0; iter < 10; iter++) {
+    for (int iter = 0; iter < 12; iter++) { /* alternately default (NORMAL) and sync=full */
         pid_t pid = fork();
         if (pid == 0)
-            writer(path);
+            writer(path, iter % 2 ? "sync=full" : NULL);
         usleep(20000 + (useconds_t)(rand() % 80000));
         kill(pid, SIGKILL);
         int status = 0;
@@ -389,7 +389,7 @@ static void test_kill9(void)
     ok(opened, "the store opens after every kill -9");
     ok(consistent, "no half-written object or half-applied transaction after kill -9");
     ok(monotonic, "committed state never goes backwards across kills");
-    ok(progressed > 0, "the writer made progress (%d of 10 runs; last counter %ld)", progressed,
+    ok(progressed > 0, "the writer made progress (%d of 12 runs; last counter %ld)", progressed,
        last);
 }
 
