@@ -22,6 +22,7 @@ enum opnd_kind { O_LIT, O_FIELD };
 struct opnd {
     enum opnd_kind kind;
     char *text; /* literal text or field name */
+    int ci;     /* compare case-insensitively (an enum field) */
 };
 
 struct ts_dm_where {
@@ -111,8 +112,22 @@ static int read_operand(struct parser *ps, struct opnd *o)
     if (!o->text)
         return -1;
     if (o->kind == O_FIELD && !ts_dm_field_find(ps->c, o->text, NULL)) {
-        ps->error = "unknown field";
-        return -1;
+        /* XAPI's database names nested fields with "__" (name__label, memory__static_max) */
+        char *w = o->text;
+        for (char *r = o->text; *r; r++) {
+            *w++ = *r;
+            if (r[0] == '_' && r[1] == '_')
+                r++;
+        }
+        *w = '\0';
+        if (!ts_dm_field_find(ps->c, o->text, NULL)) {
+            ps->error = "unknown field";
+            return -1;
+        }
+    }
+    if (o->kind == O_FIELD) {
+        const struct ts_dm_field *f = ts_dm_field_find(ps->c, o->text, NULL);
+        o->ci = f->type->kind == TS_DM_ENUM; /* enums compare in any case */
     }
     return 0;
 }
@@ -273,7 +288,7 @@ int ts_dm_where_match(const struct ts_dm_where *w, const struct atoll_value *rec
     case N_NE: {
         ATOLL_AUTOFREE char *a = opnd_text(&w->a, rec);
         ATOLL_AUTOFREE char *b = opnd_text(&w->b, rec);
-        int eq = strcmp(a, b) == 0;
+        int eq = (w->a.ci || w->b.ci) ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
         return w->kind == N_EQ ? eq : !eq;
     }
     }

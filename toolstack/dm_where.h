@@ -3,7 +3,8 @@
  *   field "power_state" = "Running" and (field "is_a_template" = "false" or not true)
  * also the short form power_state = "Running", operators = and <> (also !=),
  * and / or / not, true / false, parentheses. Fields compare by their text form
- * (ints in decimal, bools as true/false, datetimes in XAPI form).
+ * (ints in decimal, bools as true/false, datetimes in XAPI form; enums in any
+ * case). XAPI's database spelling of nested names is accepted: name__label.
  * Threads: a compiled expression is immutable and may be shared.
  * Trust: the expression is client text; parsing is bounded (length, depth).
  */

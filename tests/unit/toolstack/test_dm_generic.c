@@ -225,6 +225,9 @@ static void test_records_where(void)
         {"not (power_state = \"Running\")", 2},
         {"power_state <> \"Running\" and true", 2},
         {"is_a_template = \"true\"", 1},
+        {"field \"name__label\" = \"db2\"", 1},
+        {"(field \"name__label\"=\"db1\") and (field \"memory__static_max\"=\"0\")", 1},
+        {"field \"power_state\" = \"running\"", 1},
         {"", 3},
         {"false", 0},
     };
