@@ -16,7 +16,8 @@ import atolltest as t  # noqa: E402
 
 
 def vmm_path():
-    return os.path.join(t.builddir(), "hypervisor", "atoll-vmm")
+    """$ATOLL_VMM (e.g. a sanitizer build) or the build tree's atoll-vmm."""
+    return os.environ.get("ATOLL_VMM") or os.path.join(t.builddir(), "hypervisor", "atoll-vmm")
 
 
 def guest_image():

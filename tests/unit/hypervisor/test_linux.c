@@ -109,6 +109,29 @@ int main(void)
     in.initrd = NULL;
     in.image_len = 600;
     is_int(vmm_linux_load(&m, &in, &b, err, sizeof(err)), -1, "truncated bzImage refused");
+    /* deterministic mutation fuzzing of the setup header: never a crash */
+    uint32_t seed = 777;
+    int loaded = 0, refused = 0;
+    in.initrd = rd;
+    in.initrd_len = sizeof(rd);
+    for (int iter = 0; iter < 20000; iter++) {
+        len = make_bz(img, 0x020f, VMM_XLF_KERNEL_64);
+        int flips = 1 + (int)(seed % 6);
+        for (int k = 0; k < flips; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pos = 0x1f1 + (seed >> 8) % (0x268 - 0x1f1);
+            seed = seed * 1103515245u + 12345u;
+            img[pos] = (uint8_t)(seed >> 16);
+        }
+        in.image = img;
+        in.image_len = len;
+        if (vmm_linux_load(&m, &in, &b, err, sizeof(err)) == 0)
+            loaded++;
+        else
+            refused++;
+    }
+    ok(loaded + refused == 20000, "20000 mutated setup headers: %d loaded, %d refused, no crash",
+       loaded, refused);
     free(ram);
     return tap_done();
 }
