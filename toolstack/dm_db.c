@@ -281,7 +281,12 @@ int ts_dm_db_open(struct ts_store *st, struct ts_dm_db **out, struct atoll_err *
     ts_dm_init();
     struct ts_dm_db *db = atoll_calloc(1, sizeof(*db));
     db->st = st;
-    pthread_rwlock_init(&db->lock, NULL);
+    /* writers first: a stream of get_all_records readers must not starve syncs and commits */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&db->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&db->sync_lock, NULL);
     db->nbuckets = 1021;
     db->by_ref = atoll_calloc(db->nbuckets, sizeof(*db->by_ref));
