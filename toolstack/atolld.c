@@ -34,6 +34,7 @@
 #include "session.h"
 #include "store.h"
 #include "workq.h"
+#include "vmops.h" /* vmops: */
 #include "xmlrpc.h"
 
 struct opts {
@@ -41,6 +42,7 @@ struct opts {
     int port, http_port;
     unsigned workers, max_conns, session_timeout, http_timeout;
     size_t max_body;
+    const char *vmm; /* vmops: --vmm PATH */
 };
 
 static void usage(FILE *f)
@@ -65,6 +67,8 @@ static void usage(FILE *f)
             "  --session-timeout S       idle session expiry in seconds (default 86400)\n"
             "  --http-timeout S          idle/read/write timeout of a connection (default 60;\n"
             "                            calls in progress are not cut by it)\n"
+            "  --vmm PATH                atoll-vmm binary (default $ATOLL_VMM, the build tree's,\n"
+            "                            or the installed one)\n" /* vmops: */
             "Environment: ATOLL_LOG=\"info,rpc=debug\" sets log levels.\n");
 }
 
@@ -87,7 +91,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"log", 1, 0, 'l'}, {"bind", 1, 0, 'b'}, {"cert", 1, 0, 'c'}, {"key", 1, 0, 'k'},
         {"workers", 1, 0, 'w'}, {"max-connections", 1, 0, 'm'}, {"max-body", 1, 0, 'B'},
         {"session-timeout", 1, 0, 't'}, {"http-timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"vmm", 1, 0, 'M'} /* vmops: */, {0, 0, 0, 0}};
     *o = (struct opts){.state_dir = "/var/lib/atoll", .port = 443, .workers = 256,
                        .max_conns = 1024, .max_body = 16u << 20, .http_timeout = 60};
     int c;
@@ -136,6 +140,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             if (parse_uint(optarg, "--session-timeout", 30L * 86400, &v) < 0 || v < 1)
                 return -1;
             o->session_timeout = (unsigned)v;
+            break;
+        case 'M': /* vmops: */
+            o->vmm = optarg;
             break;
         case 'T':
             if (parse_uint(optarg, "--http-timeout", 3600, &v) < 0 || v < 1)
@@ -278,9 +285,15 @@ int main(int argc, char **argv)
      * are registered LAST, as defaults that never replace them (session.* is
      * served by session_api.c, task.create/cancel by api_tasks.c).
      */
+    /* vmops: VM operations register before the generic datamodel methods (theirs win) */
+    struct ts_vmops_config vmops_cfg = {.state_dir = o.state_dir, .vmm_path = o.vmm};
+    if (ts_vmops_init(db, &vmops_cfg, &err) < 0)
+        goto out;
     if (ts_session_register_methods(&err) < 0 || ts_api_tasks_install(db, &err) < 0 ||
         ts_events_register_methods(events, &err) < 0 || ts_dm_generic_register(db, &err) < 0 ||
         ts_rpc_start(256, &err) < 0)
+        goto out;
+    if (ts_vmops_start(&err) < 0) /* vmops: this host's objects, adopt live VMMs */
         goto out;
     if (ts_workq_start(4, o.workers) < 0) {
         ATOLL_ERR(&err, ATOLL_E_INTERNAL_ERROR, "cannot start the worker pool");
@@ -325,6 +338,7 @@ out_workq: {
     /* ending the sessions wakes calls blocked in event.from/event.next */
     ts_session_end_all();
     left = ts_workq_stop(3000);
+    ts_vmops_stop(); /* vmops: VMMs keep running; the next start adopts them */
     ts_http_stop();
     if (left)
         log_warn("%u API call(s) still running at exit", left);

@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""VM lifecycle through atolld's XenAPI on the Atoll test guest, with Python's xmlrpc.client.
+
+create -> start (power_state, resident_on, domid, VM_metrics) -> console over HTTP shows the
+READY line and takes input -> pause/unpause -> VM_BAD_POWER_STATE -> clean_reboot (new VMM)
+-> clean_shutdown -> Async.VM.start with task polling -> OTHER_OPERATION_IN_PROGRESS while an
+operation runs (current_operations) -> hard_shutdown -> RBAC (read-only denied, vm-operator
+allowed) -> HOST_NOT_ENOUGH_FREE_MEMORY -> suspend refused (no save/restore) -> destroy.
+Skipped with its reason without /dev/kvm, the guest image or atolld. Every wait is bounded.
+"""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import atolltest as t  # noqa: E402
+import apitest  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def guest_image():
+    p = os.environ.get("ATOLL_GUEST_IMAGE") or os.path.join(t.builddir(), "tests", "guest",
+                                                            "atoll-guest.elf")
+    return p if os.path.isfile(p) else None
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Api:
+    def __init__(self, daemon, user="root", pw=apitest.ROOT_PW):
+        self.d = daemon
+        self.x = daemon.xml(https=False)
+        self.sid = daemon.login(user, pw) if user == "root" else self._login(user, pw)
+
+    def _login(self, user, pw):
+        return apitest.value(self.x.session.login_with_password(user, pw, "1.0", "vm-tests"))
+
+    def raw(self, method, *args):
+        fn = self.x
+        for part in method.split("."):
+            fn = getattr(fn, part)
+        return fn(self.sid, *args)
+
+    def call(self, method, *args):
+        return apitest.value(self.raw(method, *args))
+
+    def err(self, method, *args):
+        return apitest.error(self.raw(method, *args))
+
+
+def new_vm(api, kernel, name, mem=64 * MIB, extra=None):
+    rec = {"name_label": name, "PV_kernel": kernel, "PV_args": "",
+           "memory_static_min": str(mem), "memory_static_max": str(mem),
+           "memory_dynamic_min": str(mem), "memory_dynamic_max": str(mem),
+           "VCPUs_max": "1", "VCPUs_at_startup": "1",
+           "other_config": {"atoll-shutdown-timeout": "20"}}
+    rec.update(extra or {})
+    return api.call("VM.create", rec)
+
+
+class Console:
+    """A raw HTTP/1.0 console stream (the XAPI way): replayed output, then live."""
+
+    def __init__(self, d, sid, vm):
+        self.s = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
+        self.s.sendall(f"GET /console?ref={vm}&session_id={sid} HTTP/1.0\r\n\r\n".encode())
+        self.buf = b""
+
+    def wait_for(self, text, timeout=20):
+        end = time.time() + timeout
+        while text.encode() not in self.buf and time.time() < end:
+            self.s.settimeout(max(0.1, end - time.time()))
+            try:
+                chunk = self.s.recv(4096)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            self.buf += chunk
+        return text.encode() in self.buf
+
+    def close(self):
+        self.s.close()
+
+
+def console_input(d, sid, vm, text):
+    st, _, _ = d.raw_post(f"/console?ref={vm}&session_id={sid}", text.encode(),
+                          ctype="application/octet-stream")
+    return st
+
+
+def wait_power(api, vm, state, timeout=20):
+    end = time.time() + timeout
+    ps = None
+    while time.time() < end:
+        ps = api.call("VM.get_power_state", vm)
+        if ps == state:
+            return ps
+        time.sleep(0.1)
+    return ps
+
+
+def main():
+    t.need_kvm()
+    kernel = guest_image()
+    if not kernel:
+        t.skip_all("the test guest (tests/guest/atoll-guest.elf) is not built")
+    d = apitest.Atolld()
+    api = Api(d)
+    started_pids = []
+    try:
+        run(d, api, kernel, started_pids)
+    finally:
+        d.stop()
+        for p in started_pids:  # VMMs this test's atolld started, by pid
+            if pid_alive(p):
+                os.kill(p, 9)
+    t.done()
+
+
+def run(d, api, kernel, pids):
+    host = api.call("host.get_all")[0]
+    vm = new_vm(api, kernel, "lifecycle")
+    rec = api.call("VM.get_record", vm)
+    t.is_eq(rec["power_state"], "Halted", "a new VM is Halted")
+    t.ok("start" in rec["allowed_operations"] and "destroy" in rec["allowed_operations"],
+         "a Halted VM allows start and destroy")
+    t.is_eq(rec["domid"], "-1", "a Halted VM has domid -1")
+    t.ok(rec["metrics"] != "OpaqueRef:NULL", "VM.create made its VM_metrics object")
+
+    # start
+    api.call("VM.start", vm, False, False)
+    rec = api.call("VM.get_record", vm)
+    t.is_eq(rec["power_state"], "Running", "VM.start -> Running")
+    t.is_eq(rec["resident_on"], host, "resident_on is this host")
+    domid = int(rec["domid"])
+    pids.append(domid)
+    t.ok(domid > 0 and pid_alive(domid), f"domid is the live VMM's pid ({domid})")
+    t.ok("clean_shutdown" in rec["allowed_operations"] and "start" not in
+         rec["allowed_operations"], "a Running VM allows clean_shutdown, not start")
+    t.is_eq(rec["current_operations"], {}, "no operation left in current_operations")
+    m = api.call("VM_metrics.get_record", rec["metrics"])
+    t.is_eq(int(m["memory_actual"]), 64 * MIB, "VM_metrics.memory_actual is the memory given")
+    t.is_eq(int(m["VCPUs_number"]), 1, "VM_metrics.VCPUs_number")
+    t.is_eq(m["state"], ["running"], "VM_metrics.state")
+    t.ok(str(m["start_time"]) > "19700101T00:00:00Z", "VM_metrics.start_time set")
+    hm = api.call("host_metrics.get_record", api.call("host.get_metrics", host))
+    t.ok(int(hm["memory_total"]) > 0 and hm["live"], "host_metrics memory_total and live")
+    free = int(api.call("host.compute_free_memory", host))
+    t.ok(0 < free < int(hm["memory_total"]), f"host.compute_free_memory ({free >> 20} MiB)")
+
+    # console
+    con = Console(d, api.sid, vm)
+    t.ok(con.wait_for("ATOLL READY"), "console over HTTP shows the guest's READY line")
+    # a guest that has just printed its prompt may still drop input: say it again if needed
+    st, got = None, False
+    for _ in range(5):
+        st = console_input(d, api.sid, vm, "echo hello-from-api\r")
+        got = con.wait_for("hello-from-api\r\n", timeout=2)
+        if got or st != 200:
+            break
+    t.is_eq(st, 200, "console input over HTTP POST accepted")
+    t.ok(got, "the guest answered the console input")
+    if not got:
+        t.diag(repr(con.buf[-300:]))
+    con.close()
+    bad = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
+    bad.sendall(f"GET /console?ref={vm}&session_id=OpaqueRef:bogus HTTP/1.0\r\n\r\n".encode())
+    head = bad.recv(64)
+    t.ok(head.startswith(b"HTTP/1.") and b" 401 " in head, "console without a valid session: 401")
+    bad.close()
+
+    # pause / unpause
+    api.call("VM.pause", vm)
+    rec = api.call("VM.get_record", vm)
+    t.is_eq(rec["power_state"], "Paused", "VM.pause -> Paused")
+    t.ok("unpause" in rec["allowed_operations"] and "pause" not in rec["allowed_operations"],
+         "a Paused VM allows unpause")
+    t.is_eq(api.err("VM.pause", vm), ["VM_BAD_POWER_STATE", vm, "running", "paused"],
+            "pause of a Paused VM: VM_BAD_POWER_STATE [vm, running, paused]")
+    api.call("VM.unpause", vm)
+    t.is_eq(api.call("VM.get_power_state", vm), "Running", "VM.unpause -> Running")
+
+    # wrong states on purpose
+    t.is_eq(api.err("VM.start", vm, False, False), ["VM_BAD_POWER_STATE", vm, "halted", "running"],
+            "start of a Running VM: VM_BAD_POWER_STATE [vm, halted, running]")
+    t.is_eq(api.err("VM.destroy", vm), ["VM_BAD_POWER_STATE", vm, "halted;suspended", "running"],
+            "destroy of a Running VM: VM_BAD_POWER_STATE")
+    t.is_eq(api.err("VM.suspend", vm), ["VM_LACKS_FEATURE", vm],
+            "suspend: VM_LACKS_FEATURE (atoll-vmm has no save/restore yet)")
+
+    # clean reboot: a new VMM, still Running
+    start0 = api.call("VM_metrics.get_start_time", rec["metrics"])
+    api.call("VM.clean_reboot", vm)
+    rec = api.call("VM.get_record", vm)
+    new = int(rec["domid"])
+    pids.append(new)
+    t.is_eq(rec["power_state"], "Running", "VM.clean_reboot -> still Running")
+    t.ok(new != domid and pid_alive(new) and not pid_alive(domid),
+         "clean_reboot started a new VMM (new domid)")
+    t.ok(str(api.call("VM_metrics.get_start_time", rec["metrics"])) >= str(start0),
+         "start_time renewed")
+
+    # clean shutdown
+    api.call("VM.clean_shutdown", vm)
+    rec = api.call("VM.get_record", vm)
+    t.is_eq(rec["power_state"], "Halted", "VM.clean_shutdown -> Halted")
+    t.ok(rec["resident_on"] == "OpaqueRef:NULL" and rec["domid"] == "-1",
+         "Halted: not resident, domid -1")
+    t.ok(not pid_alive(new), "the VMM is gone after clean_shutdown")
+    m = api.call("VM_metrics.get_record", rec["metrics"])
+    t.is_eq(int(m["memory_actual"]), 0, "VM_metrics.memory_actual 0 when Halted")
+
+    # Async.VM.start with task polling
+    task = apitest.value(d.xml(https=False).Async.VM.start(api.sid, vm, False, False))
+    t.ok(task.startswith("OpaqueRef:"), "Async.VM.start returns a task ref")
+    end = time.time() + 30
+    status = None
+    while time.time() < end:
+        status = api.call("task.get_status", task)
+        if status != "pending":
+            break
+        time.sleep(0.05)
+    t.is_eq(status, "success", "the task succeeds")
+    t.is_eq(api.call("VM.get_power_state", vm), "Running", "Async.VM.start -> Running")
+    pids.append(int(api.call("VM.get_domid", vm)))
+
+    # an operation in progress: a clean shutdown the guest ignores (console command
+    # replaced by a harmless one), shortened timeout
+    api.call("VM.add_to_other_config", vm, "atoll-console-poweroff", "echo ignoring-poweroff")
+    api.call("VM.remove_from_other_config", vm, "atoll-shutdown-timeout")
+    api.call("VM.add_to_other_config", vm, "atoll-shutdown-timeout", "4")
+    task = apitest.value(d.xml(https=False).Async.VM.clean_shutdown(api.sid, vm))
+    cur = {}
+    end = time.time() + 10
+    while time.time() < end and not cur:
+        cur = api.call("VM.get_current_operations", vm)
+        time.sleep(0.02)
+    t.ok(list(cur.values()) == ["clean_shutdown"], f"current_operations during it: {cur}")
+    t.is_eq(api.call("VM.get_allowed_operations", vm), [],
+            "allowed_operations empty during an operation")
+    e = api.err("VM.pause", vm)
+    t.ok(e and e[0] == "OTHER_OPERATION_IN_PROGRESS" and e[1:4] == ["VM", vm, "clean_shutdown"],
+         f"a second operation: OTHER_OPERATION_IN_PROGRESS ({e})")
+    end = time.time() + 30
+    while time.time() < end and api.call("task.get_status", task) == "pending":
+        time.sleep(0.1)
+    t.is_eq(api.call("task.get_error_info", task), ["VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT", vm],
+            "an ignored clean_shutdown fails with VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT")
+    rec = api.call("VM.get_record", vm)
+    t.ok(rec["power_state"] == "Running" and rec["current_operations"] == {} and
+         "pause" in rec["allowed_operations"], "after it the VM still runs, operations clear")
+    api.call("VM.remove_from_other_config", vm, "atoll-console-poweroff")
+
+    # hard shutdown
+    pid = int(rec["domid"])
+    api.call("VM.hard_shutdown", vm)
+    t.is_eq(api.call("VM.get_power_state", vm), "Halted", "VM.hard_shutdown -> Halted")
+    t.ok(not pid_alive(pid), "hard_shutdown ended the VMM")
+
+    # start paused, hard_reboot keeps Paused
+    api.call("VM.start", vm, True, False)
+    t.is_eq(api.call("VM.get_power_state", vm), "Paused", "VM.start(start_paused) -> Paused")
+    p1 = int(api.call("VM.get_domid", vm))
+    pids.append(p1)
+    api.call("VM.hard_reboot", vm)
+    p2 = int(api.call("VM.get_domid", vm))
+    pids.append(p2)
+    t.ok(api.call("VM.get_power_state", vm) == "Paused" and p2 != p1,
+         "hard_reboot of a Paused VM: new VMM, still Paused")
+    api.call("VM.shutdown", vm)
+    t.is_eq(api.call("VM.get_power_state", vm), "Halted", "VM.shutdown of a Paused VM -> Halted")
+
+    # RBAC
+    if d.xml(https=False).local_user.create(api.sid, "vmro", "ro-pass-1", "read-only").get(
+            "Status") == "Success":
+        apitest.value(d.xml(https=False).local_user.create(api.sid, "vmop", "op-pass-1",
+                                                           "vm-operator"))
+        ro = Api(d, "vmro", "ro-pass-1")
+        e = ro.err("VM.start", vm, False, False)
+        t.ok(e and e[0] == "RBAC_PERMISSION_DENIED", f"read-only cannot start a VM ({e})")
+        t.is_eq(ro.call("VM.get_power_state", vm), "Halted", "read-only can read it")
+        op = Api(d, "vmop", "op-pass-1")
+        op.call("VM.start", vm, False, False)
+        t.is_eq(api.call("VM.get_power_state", vm), "Running", "vm-operator can start a VM")
+        pids.append(int(api.call("VM.get_domid", vm)))
+        e = op.err("VM.destroy", vm)
+        t.ok(e and e[0] == "RBAC_PERMISSION_DENIED", "vm-operator cannot destroy a VM")
+        op.call("VM.hard_shutdown", vm)
+        t.is_eq(api.call("VM.get_power_state", vm), "Halted", "vm-operator can stop it")
+    else:
+        t.skip("RBAC with local users", "local_user.create is not available")
+
+    # not enough memory
+    big = new_vm(api, kernel, "too-big", mem=1 << 40)
+    e = api.err("VM.start", big, False, False)
+    t.ok(e and e[0] == "HOST_NOT_ENOUGH_FREE_MEMORY" and e[1] == str(1 << 40),
+         f"1 TiB VM: HOST_NOT_ENOUGH_FREE_MEMORY [needed, available] ({e})")
+    t.is_eq(api.call("VM.get_power_state", big), "Halted", "and it stays Halted")
+    api.call("VM.destroy", big)
+    # a kernel that is not there
+    nok = new_vm(api, "/nonexistent/kernel", "no-kernel")
+    e = api.err("VM.start", nok, False, False)
+    t.ok(e and e[0] == "BOOTLOADER_FAILED" and e[1] == nok,
+         f"a missing PV_kernel: BOOTLOADER_FAILED [vm, msg] ({e})")
+    t.is_eq(api.call("VM.get_power_state", nok), "Halted", "and it stays Halted")
+    api.call("VM.destroy", nok)
+
+    # destroy
+    metrics = api.call("VM.get_metrics", vm)
+    api.call("VM.destroy", vm)
+    e = api.err("VM.get_record", vm)
+    t.ok(e and e[0] == "HANDLE_INVALID", "VM.destroy removed the VM")
+    e = api.err("VM_metrics.get_record", metrics)
+    t.ok(e and e[0] == "HANDLE_INVALID", "and its VM_metrics")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+/*
+ * toolstack/vm_state.c - the shared state of VM operations (vm_state.h): the
+ * runtime table, the per-VM operation guard, atomic recording of power states
+ * with their derived fields and metrics, and host memory accounting.
+ * Threads: worker threads and VM watcher threads; one mutex guards the table
+ * and the reservations; database writes happen outside it.
+ */
+#define ATOLL_LOG_MODULE "vmops"
+#include "vm_state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atoll/log.h"
+#include "atoll/util.h"
+#include "dm_generic.h"
+
+struct ts_vm_ctx ts_vm_ctx = {.shutdown_timeout_s = 60};
+pthread_mutex_t ts_vm_state_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t ts_vm_state_cond = PTHREAD_COND_INITIALIZER;
+
+static struct ts_vm_rt *table;
+static uint64_t reserved;
+
+struct ts_vm_rt *ts_vm_state_find(const char *ref)
+{
+    for (struct ts_vm_rt *r = table; r; r = r->next)
+        if (strcmp(r->ref, ref) == 0)
+            return r;
+    return NULL;
+}
+
+struct ts_vm_rt *ts_vm_state_get(const char *ref, const char *uuid)
+{
+    struct ts_vm_rt *r = ts_vm_state_find(ref);
+    if (r)
+        return r;
+    r = atoll_calloc(1, sizeof(*r));
+    snprintf(r->ref, sizeof(r->ref), "%s", ref);
+    snprintf(r->uuid, sizeof(r->uuid), "%s", uuid ? uuid : "");
+    r->dir = atoll_strdup_printf("%s/%s", ts_vm_ctx.run_dir, r->uuid);
+    r->ctl_fd = -1;
+    r->status = -1;
+    r->next = table;
+    table = r;
+    return r;
+}
+
+void ts_vm_state_release(struct ts_vm_rt *rt)
+{
+    if (!rt || rt->pid > 0 || rt->op_active || rt->watching)
+        return;
+    for (struct ts_vm_rt **p = &table; *p; p = &(*p)->next)
+        if (*p == rt) {
+            *p = rt->next;
+            free(rt->dir);
+            free(rt);
+            return;
+        }
+}
+
+void ts_vm_state_foreach(void (*fn)(struct ts_vm_rt *rt, void *arg), void *arg)
+{
+    pthread_mutex_lock(&ts_vm_state_lock);
+    for (struct ts_vm_rt *r = table; r; r = r->next)
+        fn(r, arg);
+    pthread_mutex_unlock(&ts_vm_state_lock);
+}
+
+const char *ts_vm_state_lower(const char *ps)
+{
+    if (!ps)
+        return "halted";
+    if (strcmp(ps, "Running") == 0)
+        return "running";
+    if (strcmp(ps, "Paused") == 0)
+        return "paused";
+    if (strcmp(ps, "Suspended") == 0)
+        return "suspended";
+    return "halted";
+}
+
+int ts_vm_state_bad_power(const char *ref, const char *expected, const char *actual,
+                          struct atoll_err *err)
+{
+    ATOLL_ERR(err, ATOLL_E_VM_BAD_POWER_STATE, ref, expected, ts_vm_state_lower(actual));
+    return -1;
+}
+
+struct atoll_value *ts_vm_state_allowed_ops(const char *ps)
+{
+    static const char *const halted[] = {"start", "start_on", "destroy", "power_state_reset",
+                                         NULL};
+    static const char *const running[] = {"clean_shutdown", "hard_shutdown", "shutdown",
+                                          "clean_reboot", "hard_reboot", "pause",
+                                          "power_state_reset", NULL};
+    static const char *const paused[] = {"unpause", "hard_shutdown", "shutdown", "hard_reboot",
+                                         "power_state_reset", NULL};
+    static const char *const suspended[] = {"hard_shutdown", "shutdown", "destroy",
+                                            "power_state_reset", NULL};
+    const char *const *ops = halted;
+    if (ps && strcmp(ps, "Running") == 0)
+        ops = running;
+    else if (ps && strcmp(ps, "Paused") == 0)
+        ops = paused;
+    else if (ps && strcmp(ps, "Suspended") == 0)
+        ops = suspended;
+    struct atoll_value *a = atoll_value_array();
+    for (unsigned i = 0; ops[i]; i++)
+        atoll_value_array_append(a, atoll_value_string(ops[i]));
+    return a;
+}
+
+/* ---- recording ---- */
+
+struct rec_arg {
+    const char *ref, *power_state, *op, *op_ref;
+    const struct ts_vm_rt *rt;
+};
+
+static struct atoll_value *string_set(const char *s)
+{
+    struct atoll_value *a = atoll_value_array();
+    if (s)
+        atoll_value_array_append(a, atoll_value_string(s));
+    return a;
+}
+
+static int do_record(struct ts_dm_txn *t, void *arg, struct atoll_err *err)
+{
+    struct rec_arg *a = arg;
+    const struct ts_vm_ctx *c = &ts_vm_ctx;
+    struct atoll_value *vm = NULL;
+    if (!ts_dm_txn_get_mut(t, c->vm, a->ref, &vm)) {
+        ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", a->ref);
+        return -1;
+    }
+    const char *ps = a->power_state ? a->power_state
+                                    : atoll_value_struct_get_string(vm, "power_state");
+    int resident = ps && strcmp(ps, "Halted") != 0 && strcmp(ps, "Suspended") != 0 && a->rt &&
+                   a->rt->pid > 0;
+    atoll_value_struct_set_string(vm, "power_state", ps ? ps : "Halted");
+    atoll_value_struct_set_string(vm, "resident_on", resident ? c->host_ref : ATOLL_REF_NULL);
+    atoll_value_struct_set_string(vm, "scheduled_to_be_resident_on", ATOLL_REF_NULL);
+    atoll_value_struct_set_int(vm, "domid", resident ? (int64_t)a->rt->pid : -1);
+    struct atoll_value *cur = atoll_value_struct();
+    if (a->op) {
+        atoll_value_struct_set_string(cur, a->op_ref, a->op);
+        atoll_value_struct_set(vm, "allowed_operations", atoll_value_array());
+    } else {
+        atoll_value_struct_set(vm, "allowed_operations", ts_vm_state_allowed_ops(ps));
+    }
+    atoll_value_struct_set(vm, "current_operations", cur);
+
+    /* VM_metrics: created with the VM by VM.create; created here for VMs made otherwise */
+    const char *mref = atoll_value_struct_get_string(vm, "metrics");
+    char newref[ATOLL_REF_STRLEN + 1];
+    struct atoll_value *m = NULL;
+    int create = 0;
+    if (!mref || !ts_dm_txn_get_mut(t, c->vm_metrics, mref, &m)) {
+        atoll_ref_generate(newref);
+        mref = newref;
+        m = ts_dm_record_default(c->vm_metrics);
+        char uuid[ATOLL_UUID_STRLEN + 1];
+        atoll_uuid_generate(uuid);
+        atoll_value_struct_set_string(m, "uuid", uuid);
+        create = 1;
+    }
+    char mref_copy[ATOLL_REF_STRLEN + 1];
+    snprintf(mref_copy, sizeof(mref_copy), "%s", mref);
+    atoll_value_struct_set_string(vm, "metrics", mref_copy);
+    if (a->power_state) { /* metrics change with the power state only */
+        int64_t now = (int64_t)time(NULL);
+        atoll_value_struct_set_int(m, "memory_actual", resident ? (int64_t)a->rt->memory : 0);
+        atoll_value_struct_set_int(m, "VCPUs_number", resident ? (int64_t)a->rt->vcpus : 0);
+        if (resident)
+            atoll_value_struct_set(m, "start_time", atoll_value_datetime(a->rt->start_time));
+        atoll_value_struct_set(m, "state", string_set(resident ? ts_vm_state_lower(ps) : NULL));
+        atoll_value_struct_set(m, "last_updated", atoll_value_datetime(now));
+        atoll_value_struct_set_string(m, "current_domain_type", resident ? "pvh" : "unspecified");
+        struct atoll_value *vp = atoll_value_struct_get(vm, "VCPUs_params");
+        atoll_value_struct_set(m, "VCPUs_params",
+                               resident && vp ? atoll_value_ref(vp) : atoll_value_struct());
+    }
+    if (ts_dm_txn_put(t, c->vm_metrics, mref_copy, m, create, err) < 0) {
+        atoll_value_unref(vm);
+        return -1;
+    }
+    return ts_dm_txn_put(t, c->vm, a->ref, vm, 0, err);
+}
+
+int ts_vm_state_record(const char *ref, const char *power_state, const struct ts_vm_rt *rt,
+                       const char *op, const char *op_ref, struct atoll_err *err)
+{
+    struct rec_arg a = {.ref = ref, .power_state = power_state, .rt = rt, .op = op,
+                        .op_ref = op_ref};
+    return ts_dm_db_txn(ts_vm_ctx.db, do_record, &a, NULL, err);
+}
+
+/* ---- operation guard ---- */
+
+int ts_vm_state_op_begin(const char *ref, const char *op, const char *task_ref,
+                         struct ts_vm_rt **out, struct atoll_value **rec_out,
+                         struct atoll_err *err)
+{
+    ATOLL_AUTOVALUE rec = NULL;
+    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
+    if (r <= 0) {
+        if (r == 0)
+            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+        return -1;
+    }
+    char op_ref[ATOLL_REF_STRLEN + 1];
+    if (task_ref && *task_ref)
+        snprintf(op_ref, sizeof(op_ref), "%s", task_ref);
+    else
+        atoll_ref_generate(op_ref);
+    const char *uuid = atoll_value_struct_get_string(rec, "uuid");
+    pthread_mutex_lock(&ts_vm_state_lock);
+    struct ts_vm_rt *rt = ts_vm_state_get(ref, uuid);
+    if (rt->op_active) {
+        ATOLL_ERR(err, ATOLL_E_OTHER_OPERATION_IN_PROGRESS, "VM", ref, rt->op, rt->op_ref);
+        pthread_mutex_unlock(&ts_vm_state_lock);
+        return -1;
+    }
+    rt->op_active = 1;
+    snprintf(rt->op, sizeof(rt->op), "%s", op);
+    snprintf(rt->op_ref, sizeof(rt->op_ref), "%s", op_ref);
+    pthread_mutex_unlock(&ts_vm_state_lock);
+
+    if (ts_vm_state_record(ref, NULL, rt, op, op_ref, err) < 0) {
+        ts_vm_state_op_end(rt);
+        return -1;
+    }
+    atoll_value_unref(rec);
+    rec = NULL;
+    if (ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err) <= 0) {
+        ts_vm_state_op_end(rt);
+        return -1;
+    }
+    *out = rt;
+    *rec_out = atoll_steal_ptr(&rec);
+    return 0;
+}
+
+void ts_vm_state_op_end(struct ts_vm_rt *rt)
+{
+    pthread_mutex_lock(&ts_vm_state_lock);
+    rt->op_active = 0;
+    rt->op[0] = '\0';
+    rt->expect_exit = 0;
+    pthread_cond_broadcast(&ts_vm_state_cond);
+    ts_vm_state_release(rt);
+    pthread_mutex_unlock(&ts_vm_state_lock);
+}
+
+/* ---- memory ---- */
+
+void ts_vm_state_meminfo(uint64_t *total, uint64_t *available)
+{
+    *total = *available = 0;
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long kb;
+        if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+            *total = kb * 1024ULL;
+        else if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            *available = kb * 1024ULL;
+    }
+    fclose(f);
+}
+
+static uint64_t free_locked(void)
+{
+    uint64_t total, avail, given = 0;
+    ts_vm_state_meminfo(&total, &avail);
+    for (struct ts_vm_rt *r = table; r; r = r->next)
+        if (r->pid > 0)
+            given += r->memory;
+    given += reserved;
+    uint64_t bound = total > given ? total - given : 0;
+    return avail < bound ? avail : bound;
+}
+
+uint64_t ts_vm_state_free_memory(void)
+{
+    pthread_mutex_lock(&ts_vm_state_lock);
+    uint64_t f = free_locked();
+    pthread_mutex_unlock(&ts_vm_state_lock);
+    return f;
+}
+
+int ts_vm_state_reserve(uint64_t bytes, struct atoll_err *err)
+{
+    pthread_mutex_lock(&ts_vm_state_lock);
+    uint64_t f = free_locked();
+    if (bytes > f) {
+        pthread_mutex_unlock(&ts_vm_state_lock);
+        char need[32], have[32];
+        snprintf(need, sizeof(need), "%llu", (unsigned long long)bytes);
+        snprintf(have, sizeof(have), "%llu", (unsigned long long)f);
+        ATOLL_ERR(err, ATOLL_E_HOST_NOT_ENOUGH_FREE_MEMORY, need, have);
+        return -1;
+    }
+    reserved += bytes;
+    pthread_mutex_unlock(&ts_vm_state_lock);
+    return 0;
+}
+
+void ts_vm_state_unreserve(uint64_t bytes)
+{
+    pthread_mutex_lock(&ts_vm_state_lock);
+    reserved = reserved > bytes ? reserved - bytes : 0;
+    pthread_mutex_unlock(&ts_vm_state_lock);
+}
+
+void ts_vm_state_update_host_metrics(void)
+{
+    const struct ts_vm_ctx *c = &ts_vm_ctx;
+    struct atoll_err err = ATOLL_ERR_INIT;
+    ATOLL_AUTOVALUE host = NULL;
+    if (ts_dm_db_get(c->db, c->host, c->host_ref, &host, NULL, &err) <= 0) {
+        atoll_err_clear(&err);
+        return;
+    }
+    const char *mref = atoll_value_struct_get_string(host, "metrics");
+    if (!mref || strcmp(mref, ATOLL_REF_NULL) == 0)
+        return;
+    uint64_t total, avail;
+    ts_vm_state_meminfo(&total, &avail);
+    ATOLL_AUTOVALUE f = atoll_value_struct();
+    atoll_value_struct_set_int(f, "memory_total", (int64_t)total);
+    if (ts_dm_field_find(c->host_metrics, "memory_free", NULL))
+        atoll_value_struct_set_int(f, "memory_free", (int64_t)ts_vm_state_free_memory());
+    atoll_value_struct_set_bool(f, "live", 1);
+    atoll_value_struct_set(f, "last_updated", atoll_value_datetime((int64_t)time(NULL)));
+    if (ts_dm_generic_update(c->db, c->host_metrics, mref, f, &err) < 0) {
+        log_warn("cannot update host_metrics: %s", err.nparams ? err.params[0] : "?");
+        atoll_err_clear(&err);
+    }
+}
