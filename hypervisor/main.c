@@ -326,6 +326,17 @@ int main(int argc, char **argv)
         return VMM_EXIT_USAGE;
     }
 
+    /*
+     * SIGTERM/SIGINT/SIGHUP are blocked from here on and read through a signalfd once the
+     * VM runs (a signal during start-up is handled then: status 6); threads inherit the mask.
+     */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
     static struct machine m;
     struct vmm_vm *vm = &m.vm;
     vmm_vm_init(vm, &cfg);
@@ -355,14 +366,7 @@ int main(int argc, char **argv)
         return VMM_EXIT_STARTUP;
     }
 
-    /* SIGTERM/SIGINT/SIGHUP arrive through a signalfd; threads inherit the mask */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    m.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    m.sig_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
 
     if (vmm_vcpu_start_all(vm, errbuf, sizeof(errbuf)) < 0) {
         vmm_vm_request_stop(vm, VMM_EXIT_STARTUP, "%s", errbuf);
