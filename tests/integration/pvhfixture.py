@@ -90,3 +90,42 @@ def make_pvh(path, action="poweroff", msg="PVH-OK\n"):
 if __name__ == "__main__":
     import sys
     make_pvh(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "poweroff")
+
+
+def make_bzimage(path):
+    """A synthetic bzImage (boot protocol 2.15, 64-bit entry) whose "kernel" is a few
+    instructions of 64-bit code: it checks boot_params (RSI) for the HdrS header, prints the
+    command line found through cmd_line_ptr on COM1, then powers off through port 0x604."""
+    c = bytearray()
+    c += b"\x8b\x86\x02\x02\x00\x00"             # mov eax, [rsi+0x202]
+    c += b"\x3d" + struct.pack("<I", 0x53726448)  # cmp eax, "HdrS"
+    jne_at = len(c)
+    c += b"\x0f\x85\x00\x00\x00\x00"             # jne bad
+    c += b"\x8b\xb6\x28\x02\x00\x00"             # mov esi, [rsi+0x228] (cmd_line_ptr)
+    c += b"\x66\xba\xf8\x03"                     # mov dx, 0x3f8
+    loop = len(c)
+    c += b"\xac\x84\xc0\x74\x03\xee"             # lodsb; test al,al; jz +3; out dx,al
+    c += b"\xeb" + struct.pack("<b", loop - (len(c) + 2))
+    c += b"\xb0\x0a\xee"                         # mov al, 10; out dx, al
+    c += b"\x66\xba\x04\x06\x66\xb8\x00\x34\x66\xef"  # out 0x604, 0x3400 (S5)
+    c += b"\xf4\xeb\xfd"                         # hlt loop
+    bad = len(c)
+    c += b"\xf4\xeb\xfd"
+    struct.pack_into("<i", c, jne_at + 2, bad - (jne_at + 6))
+    setup = bytearray(1024)                      # setup_sects = 1: two sectors
+    setup[0x1f1] = 1
+    struct.pack_into("<H", setup, 0x1fe, 0xAA55)
+    setup[0x200:0x202] = b"\xeb\x66"
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", setup, 0x206, 0x020F)
+    setup[0x211] = 0x01                          # LOADED_HIGH
+    struct.pack_into("<I", setup, 0x22C, 0x7FFFFFFF)   # initrd_addr_max
+    setup[0x234] = 1                             # relocatable
+    struct.pack_into("<H", setup, 0x236, 0x01)   # XLF_KERNEL_64
+    struct.pack_into("<I", setup, 0x238, 2047)   # cmdline_size
+    struct.pack_into("<Q", setup, 0x258, 0x1000000)    # pref_address 16 MiB
+    struct.pack_into("<I", setup, 0x260, 0x100000)     # init_size 1 MiB
+    kernel = bytearray(0x200) + c                # 64-bit entry at load + 0x200
+    with open(path, "wb") as f:
+        f.write(setup + kernel)
+    return path

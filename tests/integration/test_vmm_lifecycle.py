@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """tests/integration/test_vmm_lifecycle.py - atoll-vmm on /dev/kvm with tiny PVH payloads.
 
-Each payload (pvhfixture.py) checks the hvm_start_info magic, prints on COM1 and then
+Each PVH payload (pvhfixture.py) checks the hvm_start_info magic, prints on COM1 and then
 powers off, reboots, panics, triple-faults, echoes console input or halts. Checks the
 exit statuses, the console log and socket (with replay), the control protocol
 (greeting, status, queries, pause/resume, destroy, EVENT exit), SIGTERM, 32 vCPUs and
-a 3.5 GiB guest, and that sockets are removed at exit.
+a 3.5 GiB guest, that sockets are removed at exit, and the Linux boot protocol with a
+synthetic bzImage whose 64-bit code prints the command line from boot_params.
 """
 import os
 import signal
@@ -14,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest as v  # noqa: E402
 from vmmtest import t  # noqa: E402
-from pvhfixture import make_pvh  # noqa: E402
+from pvhfixture import make_bzimage, make_pvh  # noqa: E402
 
 t.need_kvm()
 if not os.path.exists(v.vmm_path()):
@@ -119,6 +120,17 @@ m.close()
 st, out, err = v.run_vmm(["--kernel", img["poweroff"], "--memory", "16M"])
 t.is_eq(st, 0, "stdout console: poweroff")
 t.is_eq(out, "PVH-OK\n", "stdout console: output on stdout")
+
+# Linux boot protocol: a synthetic bzImage entered in 64-bit mode prints its command line
+bz = make_bzimage(os.path.join(d, "bzImage"))
+rd = os.path.join(d, "initrd")
+with open(rd, "wb") as f:
+    f.write(b"\0" * 100000)
+for mem in ("64M", "3584M"):
+    st, out, err = v.run_vmm(["--kernel", bz, "--memory", mem, "--initrd", rd,
+                              "--cmdline", "console=ttyS0 atoll-linux-protocol"])
+    t.is_eq((st, out), (0, "console=ttyS0 atoll-linux-protocol\n"),
+            f"bzImage, {mem}: 64-bit entry, boot_params in RSI, cmdline, poweroff")
 
 # config file form
 cfgp = os.path.join(d, "vm.conf")
