@@ -306,12 +306,20 @@ static int coerce_scalar(const struct ts_dm_type *t, struct atoll_value *in, con
         return type_error(field, err, t, in);
     case TS_DM_DATETIME: {
         int64_t e;
+        /* years 1000..9999: what the four-digit year of "YYYYMMDDTHH:MM:SSZ" carries */
+        const int64_t lo = -30610224000LL, hi = 253402300799LL;
         if (vt == ATOLL_VALUE_DATETIME) {
+            e = atoll_value_get_datetime(in);
+            if (e < lo || e > hi)
+                return type_error(field, err, t, in);
             *out = atoll_value_ref(in);
             return 0;
         }
         if (vt == ATOLL_VALUE_INT) {
-            *out = atoll_value_datetime(atoll_value_get_int(in));
+            e = atoll_value_get_int(in);
+            if (e < lo || e > hi)
+                return type_error(field, err, t, in);
+            *out = atoll_value_datetime(e);
             return 0;
         }
         if (s && atoll_datetime_parse(s, &e) == 0) {
