@@ -17,6 +17,7 @@
 #include "atoll/log.h"
 #include "atoll/util.h"
 #include "sock.h"
+#include "vcpu.h"
 #include "virtio/vdevs.h" /* virtio: disk commands */
 
 void vmm_control_kv(char *out, size_t outlen, const char *key, const char *value)
@@ -109,7 +110,49 @@ static void cmd_help(struct vmm_control *c, char *arg, char *out, size_t outlen)
 {
     snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit,"
              "disks,disk,disk-stats,disk-poll "
-             "queries=vcpus,memory,state,exit-reason");
+             "queries=vcpus,memory,state,exit-reason,regs");
+}
+
+static void kvx(char *out, size_t outlen, const char *key, unsigned long long v)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "0x%llx", v);
+    vmm_control_kv(out, outlen, key, b);
+}
+
+/* query regs N: a paused vCPU's registers (debugging a guest that does not boot) */
+static void query_regs(struct vmm_control *c, const char *arg, char *out, size_t outlen)
+{
+    struct vmm_vm *vm = c->vm;
+    uint64_t idx;
+    while (*arg == ' ')
+        arg++;
+    if (atoll_parse_u64(arg, 10, &idx) < 0 || idx >= vm->nr_vcpus || !vm->vcpus)
+        return err(out, outlen, "BAD_ARGUMENT", "query regs needs a vCPU index");
+    if (vmm_vm_get_state(vm) != VMM_STATE_PAUSED)
+        return err(out, outlen, "BAD_STATE", "query regs needs a paused vm");
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    int e = vmm_vcpu_read_regs(&vm->vcpus[idx], &r, &sr);
+    if (e < 0)
+        return err(out, outlen, "INTERNAL", strerror(-e));
+    const char *mode = !(sr.cr0 & 1)       ? "real"
+                       : !(sr.efer & 0x400) ? "prot32"
+                       : sr.cs.l            ? "long64"
+                                            : "compat";
+    snprintf(out, outlen, "OK");
+    kvu(out, outlen, "vcpu", idx);
+    vmm_control_kv(out, outlen, "mode", mode);
+    kvx(out, outlen, "rip", r.rip);
+    kvx(out, outlen, "rsp", r.rsp);
+    kvx(out, outlen, "rflags", r.rflags);
+    kvx(out, outlen, "cs", sr.cs.selector);
+    kvu(out, outlen, "cpl", sr.ss.dpl);
+    kvx(out, outlen, "cr0", sr.cr0);
+    kvx(out, outlen, "cr3", sr.cr3);
+    kvx(out, outlen, "cr4", sr.cr4);
+    kvx(out, outlen, "efer", sr.efer);
+    kvu(out, outlen, "exits", __atomic_load_n(&vm->vcpus[idx].exits, __ATOMIC_RELAXED));
 }
 
 static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen)
@@ -117,7 +160,7 @@ static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen
     struct vmm_vm *vm = c->vm;
     if (!arg || !*arg)
         return err(out, outlen, "BAD_ARGUMENT",
-                   "query needs one of: vcpus memory state exit-reason");
+                   "query needs one of: vcpus memory state exit-reason regs");
     snprintf(out, outlen, "OK");
     if (strcmp(arg, "vcpus") == 0) {
         char tids[VMM_CONTROL_LINE_MAX] = "";
@@ -143,10 +186,12 @@ static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen
         } else {
             vmm_control_kv(out, outlen, "status", "none");
         }
+    } else if (strncmp(arg, "regs", 4) == 0 && (arg[4] == ' ' || arg[4] == '\0')) {
+        query_regs(c, arg + 4, out, outlen);
     } else {
         char m[160];
-        snprintf(m, sizeof(m), "unknown query '%.40s': expected vcpus memory state exit-reason",
-                 arg);
+        snprintf(m, sizeof(m), "unknown query '%.40s': expected vcpus memory state exit-reason "
+                 "regs", arg);
         err(out, outlen, "BAD_ARGUMENT", m);
     }
 }

@@ -256,6 +256,15 @@ int vmm_vcpu_handle_exit(struct vmm_vm *vm, struct vmm_vcpu *v, struct kvm_run *
     }
 }
 
+int vmm_vcpu_read_regs(struct vmm_vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sregs)
+{
+    if (v->fd < 0)
+        return -EBADF;
+    if (ioctl(v->fd, KVM_GET_REGS, regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, sregs) < 0)
+        return -errno;
+    return 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vmm_vcpu *v = arg;

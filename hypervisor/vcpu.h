@@ -23,6 +23,11 @@ void vmm_vcpu_destroy_all(struct vmm_vm *vm);
  * VM must stop (a stop request has been made). Unit tests feed synthetic exits.
  */
 int vmm_vcpu_handle_exit(struct vmm_vm *vm, struct vmm_vcpu *v, struct kvm_run *run);
+/*
+ * Reads a vCPU's registers (control queries, debugging). Only while the VM is paused (the
+ * vCPU thread is parked, not in KVM_RUN). 0, or -errno.
+ */
+int vmm_vcpu_read_regs(struct vmm_vcpu *v, struct kvm_regs *regs, struct kvm_sregs *sregs);
 /* The signal used to kick vCPUs out of KVM_RUN. */
 #define VMM_KICK_SIGNAL SIGUSR1
 

@@ -70,8 +70,13 @@ t.is_eq(q, "OK bytes=67108864 below_4g=67108864 above_4g=0 usable=66715648", "qu
 t.is_eq(m.ctl("pause"), "OK state=paused", "pause")
 t.is_eq(m.ctl("query state"), "OK state=paused", "state paused")
 t.ok(m.ctl("pause").startswith("ERR BAD_STATE"), "pause twice -> ERR BAD_STATE")
+q = m.ctl("query regs 0")
+t.ok(q and q.startswith("OK vcpu=0 mode=prot32 rip=0x1000") and "cr0=0x11" in q,
+     f"query regs: the BSP halted in the PVH payload, 32-bit protected mode ({q})")
+t.ok(m.ctl("query regs 4").startswith("ERR BAD_ARGUMENT"), "query regs: index checked")
 t.is_eq(m.ctl("resume"), "OK state=running", "resume")
 t.is_eq(m.ctl("query exit-reason"), "OK status=none", "no exit reason while running")
+t.ok(m.ctl("query regs 0").startswith("ERR BAD_STATE"), "query regs needs a paused VM")
 t.ok(m.ctl("nonsense").startswith("ERR UNKNOWN_COMMAND"), "unknown command -> ERR")
 t.ok(m.ctl("x" * 3000).startswith("ERR LINE_TOO_LONG"), "over-long line -> ERR LINE_TOO_LONG")
 t.ok(m.ctl("version").startswith("OK protocol=1"), "version")
