@@ -1,0 +1,86 @@
+/*
+ * tests/guest/power.c - ACPI S5 and reset (see power.h). Register writes go through a
+ * Generic Address Structure (I/O port or MMIO). Without ACPI the guest tries port 0x604
+ * (QEMU's and atoll-vmm's PM1a_CNT) and says so. Threads: the boot CPU.
+ */
+#include "power.h"
+
+#include "arch.h"
+#include "console.h"
+#include "timer.h"
+
+static const struct acpi_info *acpi;
+
+void power_init(const struct acpi_info *info)
+{
+    acpi = info;
+}
+
+static void gas_write(const struct acpi_gas *g, uint32_t v)
+{
+    unsigned width = g->bit_width ? g->bit_width : 8;
+
+    if (g->space == ACPI_SPACE_IO) {
+        uint16_t port = (uint16_t)g->addr;
+        if (width <= 8)
+            outb(port, (uint8_t)v);
+        else if (width <= 16)
+            outw(port, (uint16_t)v);
+        else
+            outl(port, v);
+    } else if (g->space == ACPI_SPACE_MEM && g->addr < (1ULL << 32)) {
+        if (width <= 8)
+            mmio_write8(g->addr, (uint8_t)v);
+        else
+            mmio_write32(g->addr, v);
+    }
+}
+
+static void settle(void)
+{
+    timer_delay_us(200000);
+}
+
+const char *power_off(void)
+{
+    if (!acpi || !acpi->have_fadt) {
+        con_printf("atoll-guest: warning: no ACPI FADT, trying PM1a_CNT at port 0x604\n");
+        outw(0x604, (uint16_t)(1u << 13));
+        settle();
+        return "no ACPI FADT and port 0x604 did not power off";
+    }
+    if (acpi->hw_reduced) {
+        if (!acpi->have_sleep_ctl)
+            return "hardware-reduced ACPI without SLEEP_CONTROL_REG";
+        uint8_t typ = acpi->have_s5 ? acpi->s5_typa : 5;
+        gas_write(&acpi->sleep_ctl, (uint32_t)((typ & 7) << 2) | (1u << 5));
+        settle();
+        return "SLEEP_CONTROL_REG write did not power off";
+    }
+    if (!acpi->have_s5)
+        con_printf("atoll-guest: warning: no _S5_ in the DSDT, using SLP_TYP 0\n");
+    if (acpi->pm1a_cnt.space == ACPI_SPACE_IO && acpi->smi_cmd && acpi->acpi_enable &&
+        !(inw((uint16_t)acpi->pm1a_cnt.addr) & 1)) {
+        outb((uint16_t)acpi->smi_cmd, acpi->acpi_enable); /* enter ACPI mode (SCI_EN) */
+        uint64_t d = timer_deadline_us(100000);
+        while (!(inw((uint16_t)acpi->pm1a_cnt.addr) & 1) && !timer_passed(d))
+            cpu_relax();
+    }
+    uint32_t a = acpi->have_s5 ? acpi->s5_typa : 0, b = acpi->have_s5 ? acpi->s5_typb : 0;
+    if (acpi->pm1b_cnt.addr)
+        gas_write(&acpi->pm1b_cnt, ((b & 7) << 10) | (1u << 13));
+    gas_write(&acpi->pm1a_cnt, ((a & 7) << 10) | (1u << 13));
+    settle();
+    return "PM1a_CNT write did not power off";
+}
+
+const char *power_reboot(void)
+{
+    if (acpi && acpi->have_reset) {
+        gas_write(&acpi->reset_reg, acpi->reset_value);
+        settle();
+    }
+    outb(0x64, 0xfe); /* keyboard controller pulse */
+    settle();
+    return "neither RESET_REG nor port 0x64 rebooted";
+}

@@ -1,0 +1,111 @@
+/*
+ * tests/guest/smp.c - AP start-up: copies the trampoline (entry.S) below 1 MiB, sends INIT
+ * and SIPI to every CPU the MADT or MP table lists, and waits for each to check in from CPL 3.
+ * APs then idle in hlt and run work posted with smp_call (woken by an IPI).
+ * Threads: the boot CPU starts; each AP owns its percpu block.
+ */
+#include "smp.h"
+
+#include "apic.h"
+#include "arch.h"
+#include "console.h"
+#include "cpu.h"
+#include "lib.h"
+#include "timer.h"
+
+extern char tramp_start[], tramp_end[];
+extern volatile uint32_t ap_next_index;
+
+static volatile unsigned online = 1;
+static unsigned ncpus = 1;
+
+unsigned smp_online(void)
+{
+    return online;
+}
+
+static void wake_handler(unsigned vector)
+{
+    (void)vector;
+    lapic_eoi();
+}
+
+static void spurious_handler(unsigned vector)
+{
+    (void)vector; /* no EOI for the spurious vector */
+}
+
+void smp_ap_main(unsigned idx)
+{
+    struct percpu *pc = this_cpu();
+
+    pc->idx = idx;
+    lapic_init(0);
+    pc->apic_id = lapic_id();
+    irq_enable();
+    pc->online = 1;
+    __atomic_add_fetch(&online, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        void (*fn)(void *) = pc->work;
+        if (fn) {
+            fn(pc->work_arg);
+            __atomic_store_n(&pc->work, NULL, __ATOMIC_RELEASE);
+            continue;
+        }
+        cpu_idle();
+    }
+}
+
+int smp_call(unsigned idx, void (*fn)(void *), void *arg)
+{
+    if (idx == 0 || idx >= ncpus)
+        return -1;
+    struct percpu *pc = cpu_get(idx);
+    if (!pc->online || pc->work)
+        return -1;
+    pc->work_arg = arg;
+    __atomic_store_n(&pc->work, fn, __ATOMIC_RELEASE);
+    pc->pending = 1;
+    lapic_send_ipi(pc->apic_id, VEC_WAKE);
+    return 0;
+}
+
+unsigned smp_boot(const struct acpi_info *info)
+{
+    uint32_t self = lapic_id();
+    unsigned want = 1;
+
+    cpu_set_handler(VEC_WAKE, wake_handler);
+    cpu_set_handler(VEC_SPURIOUS, spurious_handler);
+    memcpy((void *)(uintptr_t)TRAMPOLINE_PA, tramp_start, (size_t)(tramp_end - tramp_start));
+
+    /* INIT to all, then SIPI to all: the APs come up in parallel */
+    for (unsigned i = 0; i < info->ncpus; i++) {
+        if (info->apic_ids[i] == self)
+            continue;
+        if (want == GUEST_MAX_CPUS) {
+            con_printf("atoll-guest: warning: %u CPUs listed, only %u supported\n", info->ncpus,
+                       GUEST_MAX_CPUS);
+            break;
+        }
+        want++;
+        lapic_send_ipi(info->apic_ids[i], 0x4500); /* INIT, assert */
+    }
+    ncpus = want;
+    for (int round = 0; round < 2 && online < want; round++) {
+        unsigned sent = 1;
+        for (unsigned i = 0; i < info->ncpus && sent < want; i++) {
+            if (info->apic_ids[i] == self)
+                continue;
+            sent++;
+            lapic_send_ipi(info->apic_ids[i], 0x4600 | (TRAMPOLINE_PA >> 12)); /* SIPI */
+        }
+        /* the second SIPI is ignored by APs already running, as the MP spec allows */
+        uint64_t deadline = timer_deadline_us(round == 0 ? 200000 : 2000000);
+        while (online < want && !timer_passed(deadline))
+            cpu_relax();
+    }
+    if (online < want)
+        con_printf("atoll-guest: warning: %u of %u CPUs came online\n", online, want);
+    return online;
+}

@@ -1,0 +1,21 @@
+/*
+ * tests/guest/smp.h - bringing up the application processors (INIT/SIPI through the LAPIC,
+ * real-mode trampoline at TRAMPOLINE_PA) and running work on them.
+ * Threads: smp_boot on the boot CPU; each AP runs smp_ap_main forever.
+ */
+#ifndef GUEST_SMP_H
+#define GUEST_SMP_H
+
+#include <stdint.h>
+
+#include "acpi.h"
+
+/* Starts every CPU of info except the boot CPU; returns the number of CPUs online. */
+unsigned smp_boot(const struct acpi_info *info);
+unsigned smp_online(void);
+/* Entry of an AP at CPL 3 (from guest_cpu_main). */
+__attribute__((noreturn)) void smp_ap_main(unsigned idx);
+/* Runs fn(arg) on CPU idx (asynchronously); returns 0, or -1 if it is offline or busy. */
+int smp_call(unsigned idx, void (*fn)(void *), void *arg);
+
+#endif
