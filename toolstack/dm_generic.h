@@ -99,7 +99,8 @@ int ts_dm_generic_remove(struct ts_dm_db *db, const struct ts_dm_class *c, const
 /*
  * Registers every generic message of every stored class with the dispatcher
  * (rpc.h, ts_rpc_register_default: hand-written handlers registered earlier
- * win). db stays owned by the caller and must outlive the dispatcher. 0 or -1.
+ * win), plus message.create/get/get_since/destroy_many (dm_message.h).
+ * db stays owned by the caller and must outlive the dispatcher. 0 or -1.
  */
 int ts_dm_generic_register(struct ts_dm_db *db, struct atoll_err *err);
 

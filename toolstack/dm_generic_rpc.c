@@ -1,7 +1,8 @@
 /*
  * toolstack/dm_generic_rpc.c - registers every implicit datamodel message of
  * every stored class with the dispatcher (rpc.h), with its role and flags;
- * each handler runs ts_dm_generic_call.
+ * each handler runs ts_dm_generic_call. Also the message class's explicit
+ * messages (create, get, get_since, destroy_many from dm_message.c).
  * Threads: registration on the main thread before ts_rpc_start; handlers on workers.
  */
 #define ATOLL_LOG_MODULE "dm"
@@ -13,6 +14,7 @@
 
 #include "atoll/log.h"
 #include "atoll/util.h"
+#include "dm_message.h"
 #include "rpc.h"
 
 /* ---- registration with the dispatcher ---- */
@@ -62,6 +64,81 @@ static int reg(struct ts_dm_db *db, const struct ts_dm_class *c, const char *msg
     return 0;
 }
 
+/* ---- the message class's explicit messages (dm_message.c) ---- */
+
+static int param_since(struct atoll_value *const *p, unsigned i, int64_t *out,
+                       struct atoll_err *err)
+{
+    const struct ts_dm_class *mc = ts_dm_class_find("message");
+    const struct ts_dm_field *ts = ts_dm_field_find(mc, "timestamp", NULL);
+    ATOLL_AUTOVALUE v = NULL;
+    if (ts_dm_value_coerce(ts->type, p[i], "since", &v, err) < 0)
+        return -1;
+    *out = atoll_value_get_datetime(v);
+    return 0;
+}
+
+static int m_msg_create(struct ts_call *call, struct atoll_value *const *p, unsigned n,
+                        struct atoll_value **result, struct atoll_err *err)
+{
+    const char *name, *cls, *uuid, *body;
+    int64_t prio;
+    char ref[ATOLL_REF_STRLEN + 1];
+    if (ts_rpc_param_string(p, 0, "name", &name, err) < 0 ||
+        ts_rpc_param_int(p, 1, "priority", &prio, err) < 0 ||
+        ts_rpc_param_string(p, 2, "cls", &cls, err) < 0 ||
+        ts_rpc_param_string(p, 3, "obj_uuid", &uuid, err) < 0 ||
+        ts_rpc_param_string(p, 4, "body", &body, err) < 0 ||
+        ts_dm_message_create(call->data, name, prio, cls, uuid, body, ref, err) < 0)
+        return -1;
+    *result = atoll_value_string(ref);
+    return 0;
+}
+
+static int m_msg_get(struct ts_call *call, struct atoll_value *const *p, unsigned n,
+                     struct atoll_value **result, struct atoll_err *err)
+{
+    const char *cls, *uuid;
+    int64_t since;
+    if (ts_rpc_param_string(p, 0, "cls", &cls, err) < 0 ||
+        ts_rpc_param_string(p, 1, "obj_uuid", &uuid, err) < 0 || param_since(p, 2, &since, err) < 0)
+        return -1;
+    return ts_dm_message_get(call->data, cls, uuid, since, result, err);
+}
+
+static int m_msg_get_since(struct ts_call *call, struct atoll_value *const *p, unsigned n,
+                           struct atoll_value **result, struct atoll_err *err)
+{
+    int64_t since;
+    if (param_since(p, 0, &since, err) < 0)
+        return -1;
+    return ts_dm_message_get(call->data, NULL, NULL, since, result, err);
+}
+
+static int m_msg_destroy_many(struct ts_call *call, struct atoll_value *const *p, unsigned n,
+                              struct atoll_value **result, struct atoll_err *err)
+{
+    return ts_dm_message_destroy_many(call->data, p[0], err);
+}
+
+static int register_messages(struct ts_dm_db *db)
+{
+    const struct ts_rpc_method m[] = {
+        {"message.create", 6, 6, TS_ROLE_POOL_OPERATOR, TS_RPC_WRITE, m_msg_create, db, NULL,
+         "session_id,name,priority,cls,obj_uuid,body"},
+        {"message.get", 4, 4, TS_ROLE_READ_ONLY, TS_RPC_NO_ASYNC, m_msg_get, db, NULL,
+         "session_id,cls,obj_uuid,since"},
+        {"message.get_since", 2, 2, TS_ROLE_READ_ONLY, TS_RPC_NO_ASYNC, m_msg_get_since, db, NULL,
+         "session_id,since"},
+        {"message.destroy_many", 2, 2, TS_ROLE_POOL_OPERATOR, TS_RPC_WRITE, m_msg_destroy_many, db,
+         NULL, "session_id,messages"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < ATOLL_ARRAY_SIZE(m); i++)
+        rc |= ts_rpc_register_default(&m[i]);
+    return rc;
+}
+
 int ts_dm_generic_register(struct ts_dm_db *db, struct atoll_err *err)
 {
     unsigned count = 0;
@@ -109,6 +186,7 @@ int ts_dm_generic_register(struct ts_dm_db *db, struct atoll_err *err)
             }
         }
     }
+    rc |= register_messages(db);
     if (rc) {
         ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "cannot register the generic datamodel methods");
         return -1;

@@ -29,17 +29,21 @@ static uint32_t rnd(void)
 static const char *const where_seeds[] = {
     "field \"name_label\" = \"a\" and (field \"power_state\" = \"Running\" or not true)",
     "(field \"name__label\"=\"x\") and (field \"SR\"=\"OpaqueRef:NULL\")",
-    "name_label <> \"b\" or false", "not not not (tags = \"('a' 'b')\")", "\"x\" = \"x\"",
+    "name_label <> \"b\" or false",
+    "not not not (tags = \"('a' 'b')\")",
+    "\"x\" = \"x\"",
 };
 
 static const char *const json_seeds[] = {
     "{\"uuid\":\"u\",\"name_label\":\"a\\u00e9\\ud83d\\ude00\",\"VCPUs_max\":4,\"tags\":[\"x\"],"
     "\"other_config\":{\"k\":\"v\"},\"HVM_shadow_multiplier\":1.5e0,\"is_a_template\":true,"
     "\"snapshot_time\":\"20261126T22:53:29Z\",\"VCPUs_params\":{},\"domid\":-1}",
-    "[1,2,{\"a\":[null,false]}]", "{\"a\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+    "[1,2,{\"a\":[null,false]}]",
+    "{\"a\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
 };
 
-static const char charset[] = "\"\\(){}[]:,=<>!_ abcdefghijklmnopqrstuvwxyzAND0123456789.-+eE\x01\xff";
+static const char charset[] =
+    "\"\\(){}[]:,=<>!_ abcdefghijklmnopqrstuvwxyzAND0123456789.-+eE\x01\xff";
 
 static char *mutate(const char *seed, size_t *out_len)
 {
@@ -85,14 +89,28 @@ static struct atoll_value *random_value(int depth)
 {
     char buf[32];
     switch (rnd() % (depth > 3 ? 6 : 8)) {
-    case 0: return atoll_value_int((int64_t)rnd() - (int64_t)rnd() * 4096);
-    case 1: return atoll_value_double((double)rnd() / 7.0);
-    case 2: return atoll_value_bool((int)(rnd() & 1));
-    case 3: return atoll_value_datetime((int64_t)rnd());
-    case 4: return atoll_value_nil();
+    case 0:
+        return atoll_value_int((int64_t)rnd() - (int64_t)rnd() * 4096);
+    case 1:
+        return atoll_value_double((double)rnd() / 7.0);
+    case 2:
+        return atoll_value_bool((int)(rnd() & 1));
+    case 3:
+        return atoll_value_datetime((int64_t)rnd());
+    case 4:
+        return atoll_value_nil();
     case 5: {
-        static const char *const s[] = {"", "Running", "halted", "true", "0", "-9", "1.5",
-                                        "OpaqueRef:NULL", "20261126T22:53:29Z", "x y", "RW"};
+        static const char *const s[] = {"",
+                                        "Running",
+                                        "halted",
+                                        "true",
+                                        "0",
+                                        "-9",
+                                        "1.5",
+                                        "OpaqueRef:NULL",
+                                        "20261126T22:53:29Z",
+                                        "x y",
+                                        "RW"};
         if (rnd() % 3 == 0) {
             snprintf(buf, sizeof(buf), "%u", rnd());
             return atoll_value_string(buf);
@@ -192,8 +210,8 @@ int main(void)
                     else if (cls->fields[f].type->kind != TS_DM_ANY &&
                              !atoll_value_equal(atoll_value_struct_get(back, cls->fields[f].name),
                                                 out))
-                        clean = 0, diag("%s.%s changed through JSON", cls->name,
-                                        cls->fields[f].name);
+                        clean = 0,
+                        diag("%s.%s changed through JSON", cls->name, cls->fields[f].name);
                     atoll_value_unref(back);
                 } else {
                     clean &= err.code == ATOLL_E_FIELD_TYPE_ERROR;
@@ -202,7 +220,9 @@ int main(void)
             }
         }
     }
-    ok(clean, "%u random wire values coerced against every field: %u accepted and round-tripped, "
-              "the rest FIELD_TYPE_ERROR", total, accepted);
+    ok(clean,
+       "%u random wire values coerced against every field: %u accepted and round-tripped, "
+       "the rest FIELD_TYPE_ERROR",
+       total, accepted);
     return tap_done();
 }

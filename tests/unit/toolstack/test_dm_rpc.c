@@ -32,8 +32,8 @@ static int rpc(const char *name, struct atoll_value **result, struct atoll_err *
     while ((v = va_arg(ap, struct atoll_value *)) != NULL)
         p[n++] = v;
     va_end(ap);
-    struct ts_rpc_request req = {.method = name, .params = p, .nparams = n,
-                                 .proto = TS_RPC_INTERNAL, .peer = "test"};
+    struct ts_rpc_request req = {
+        .method = name, .params = p, .nparams = n, .proto = TS_RPC_INTERNAL, .peer = "test"};
     struct atoll_value *res = NULL;
     int rc = ts_rpc_dispatch(&req, &res, &flags, err);
     for (unsigned i = 0; i < n; i++)
@@ -64,8 +64,8 @@ static int fails_with(int rc, struct atoll_err *err, int code)
 {
     int good = rc < 0 && err->code == code;
     if (!good)
-        diag("  got rc %d, error %s", rc, atoll_err_code_name(err->code) ?
-             atoll_err_code_name(err->code) : "(none)");
+        diag("  got rc %d, error %s", rc,
+             atoll_err_code_name(err->code) ? atoll_err_code_name(err->code) : "(none)");
     atoll_err_clear(err);
     return good;
 }
@@ -113,16 +113,27 @@ int main(void)
         tap_skip_all("cannot set up sessions and the store");
     ts_session_set_gone_hook(on_gone, ev);
     ok(ts_session_register_methods(&err) == 0 && ts_events_register_methods(ev, &err) == 0 &&
-           ts_dm_generic_register(db, &err) == 0, "session, event and generic methods register");
+           ts_dm_generic_register(db, &err) == 0,
+       "session, event and generic methods register");
     ok(ts_rpc_start(2, &err) == 0, "dispatcher starts");
 
     struct atoll_value *lm = ts_rpc_list_methods();
     int has_all = 1, lacks = 1;
-    const char *want[] = {"VM.get_all_records", "VM.add_to_other_config", "VM.add_tags",
-                          "VM.remove_tags", "VM.create", "VM.destroy", "VM.get_by_uuid",
-                          "pool.add_to_other_config", "event.from", "event.inject",
-                          "task.get_all_records", "message.get_all_records", "SR.get_VDIs",
-                          "host.get_by_name_label", "role.get_all_records"};
+    const char *want[] = {"VM.get_all_records",
+                          "VM.add_to_other_config",
+                          "VM.add_tags",
+                          "VM.remove_tags",
+                          "VM.create",
+                          "VM.destroy",
+                          "VM.get_by_uuid",
+                          "pool.add_to_other_config",
+                          "event.from",
+                          "event.inject",
+                          "task.get_all_records",
+                          "message.get_all_records",
+                          "SR.get_VDIs",
+                          "host.get_by_name_label",
+                          "role.get_all_records"};
     const char *unwanted[] = {"VM.set_power_state", "pool.create", "VM.get_all_records_where",
                               "message.get_by_name_label", "session.get_all_records_where"};
     for (size_t i = 0; i < ATOLL_ARRAY_SIZE(want) + ATOLL_ARRAY_SIZE(unwanted); i++) {
@@ -152,38 +163,89 @@ int main(void)
        "read-only: VM.get_all_records");
     atoll_value_unref(r);
     ok(fails_with(rpc("VM.set_name_label", NULL, &err, S(ro), S(vm), S("x"), NULL), &err,
-                  ATOLL_E_RBAC_PERMISSION_DENIED), "read-only: VM.set_name_label is denied");
+                  ATOLL_E_RBAC_PERMISSION_DENIED),
+       "read-only: VM.set_name_label is denied");
     ok(fails_with(rpc("secret.get_all_records", NULL, &err, S(ro), NULL), &err,
-                  ATOLL_E_RBAC_PERMISSION_DENIED), "read-only: secrets are not readable");
+                  ATOLL_E_RBAC_PERMISSION_DENIED),
+       "read-only: secrets are not readable");
     ok(rpc("VM.set_name_label", NULL, &err, S(va), S(vm), S("web2"), NULL) == 0,
        "vm-admin: VM.set_name_label");
     ok(fails_with(rpc("pool.add_to_other_config", NULL, &err, S(va), S("OpaqueRef:x"), S("k"),
-                      S("v"), NULL), &err, ATOLL_E_RBAC_PERMISSION_DENIED),
+                      S("v"), NULL),
+                  &err, ATOLL_E_RBAC_PERMISSION_DENIED),
        "vm-admin: pool.add_to_other_config is denied (pool-operator)");
     ok(fails_with(rpc("VM.get_record", NULL, &err, S(root), NULL), &err,
-                  ATOLL_E_MESSAGE_PARAMETER_COUNT_MISMATCH), "arity checked by the dispatcher");
+                  ATOLL_E_MESSAGE_PARAMETER_COUNT_MISMATCH),
+       "arity checked by the dispatcher");
     ok(fails_with(rpc("VM.get_record", NULL, &err, S(root), S("OpaqueRef:nope"), NULL), &err,
-                  ATOLL_E_HANDLE_INVALID), "HANDLE_INVALID through the dispatcher");
+                  ATOLL_E_HANDLE_INVALID),
+       "HANDLE_INVALID through the dispatcher");
     ok(fails_with(rpc("VM.set_power_state", NULL, &err, S(root), S(vm), S("Running"), NULL), &err,
-                  ATOLL_E_MESSAGE_METHOD_UNKNOWN), "no setter for power_state");
+                  ATOLL_E_MESSAGE_METHOD_UNKNOWN),
+       "no setter for power_state");
+
+    /* the message class: create, get, get_since, destroy_many */
+    struct atoll_value *vmuuid = NULL, *m1 = NULL, *m2 = NULL;
+    rpc("VM.get_uuid", &vmuuid, &err, S(root), S(vm), NULL);
+    const char *vu = vmuuid ? atoll_value_get_string(vmuuid) : "";
+    ok(rpc("message.create", &m1, &err, S(root), S("VM_STARTED"), S("3"), S("vm"), S(vu),
+           S("started"), NULL) == 0,
+       "message.create for the VM (priority as a string, cls in any case)");
+    ok(fails_with(rpc("message.create", NULL, &err, S(root), S("X"), atoll_value_int(1), S("VM"),
+                      S("00000000-0000-0000-0000-000000000000"), S(""), NULL),
+                  &err, ATOLL_E_UUID_INVALID),
+       "message.create for an unknown VM -> UUID_INVALID");
+    ok(rpc("message.create", &m2, &err, S(root), S("CERT"), atoll_value_int(2), S("Certificate"),
+           S("c"), S(""), NULL) == 0,
+       "message.create for a class Atoll does not model");
+    ok(fails_with(rpc("message.create", NULL, &err, S(ro), S("X"), atoll_value_int(1), S("Pool"),
+                      S(""), S(""), NULL),
+                  &err, ATOLL_E_RBAC_PERMISSION_DENIED),
+       "read-only may not create messages");
+    struct atoll_value *ms = NULL;
+    ok(rpc("message.get_since", &ms, &err, S(ro), S("19700101T00:00:00Z"), NULL) == 0 &&
+           atoll_value_struct_len(ms) == 2,
+       "message.get_since(epoch) lists both");
+    atoll_value_unref(ms);
+    ok(rpc("message.get_since", &ms, &err, S(ro), atoll_value_datetime(4102444800), NULL) == 0 &&
+           atoll_value_struct_len(ms) == 0,
+       "message.get_since(2100) lists none");
+    atoll_value_unref(ms);
+    ok(rpc("message.get", &ms, &err, S(ro), S("VM"), S(vu), S("19700101T00:00:00Z"), NULL) == 0 &&
+           atoll_value_struct_len(ms) == 1,
+       "message.get(VM, uuid, epoch) lists the VM's one");
+    atoll_value_unref(ms);
+    struct atoll_value *both = atoll_value_array();
+    atoll_value_array_append(both, atoll_value_ref(m1));
+    atoll_value_array_append(both, atoll_value_ref(m2));
+    ok(rpc("message.destroy_many", NULL, &err, S(root), both, NULL) == 0 &&
+           rpc("message.get_all", &ms, &err, S(root), NULL) == 0 && atoll_value_array_len(ms) == 0,
+       "message.destroy_many removes both");
+    atoll_value_unref(ms);
+    atoll_value_unref(m1);
+    atoll_value_unref(m2);
+    atoll_value_unref(vmuuid);
 
     /* pool.add_to_other_config (XO's barrier) by root, seen by event.from */
     struct atoll_value *pools = NULL;
     rpc("pool.get_all", &pools, &err, S(root), NULL);
     const char *pool = pools && atoll_value_array_len(pools) == 1
-                           ? atoll_value_get_string(atoll_value_array_get(pools, 0)) : "";
+                           ? atoll_value_get_string(atoll_value_array_get(pools, 0))
+                           : "";
     struct atoll_value *tok = NULL;
     ok(rpc("event.inject", &tok, &err, S(root), S("pool"), S(pool), NULL) == 0,
        "event.inject(pool, the pool) gives a token");
     ok(rpc("pool.add_to_other_config", NULL, &err, S(root), S(pool), S("xo:barrier:1"), S("1"),
-           NULL) == 0, "root: pool.add_to_other_config");
+           NULL) == 0,
+       "root: pool.add_to_other_config");
     struct atoll_value *cl = atoll_value_array();
     atoll_value_array_append(cl, S("pool"));
     struct atoll_value *batch = NULL;
     ok(rpc("event.from", &batch, &err, S(ro), cl, atoll_value_ref(tok), S("5.0"), NULL) == 0,
        "event.from (timeout given as a string, as XML-RPC clients may)");
     struct atoll_value *evs = batch ? atoll_value_struct_get(batch, "events") : NULL;
-    struct atoll_value *e0 = evs && atoll_value_array_len(evs) ? atoll_value_array_get(evs, 0) : NULL;
+    struct atoll_value *e0 =
+        evs && atoll_value_array_len(evs) ? atoll_value_array_get(evs, 0) : NULL;
     struct atoll_value *snap = e0 ? atoll_value_struct_get(e0, "snapshot") : NULL;
     struct atoll_value *oc = snap ? atoll_value_struct_get(snap, "other_config") : NULL;
     is_str(oc ? atoll_value_struct_get_string(oc, "xo:barrier:1") : NULL, "1",
@@ -196,7 +258,8 @@ int main(void)
     cl = atoll_value_array();
     atoll_value_array_append(cl, S("vm"));
     rpc("event.from", &b0, &err, S(ro), cl, S(""), atoll_value_double(0), NULL);
-    struct waiter w = {.session = ro, .token = b0 ? atoll_value_struct_get_string(b0, "token") : ""};
+    struct waiter w = {.session = ro,
+                       .token = b0 ? atoll_value_struct_get_string(b0, "token") : ""};
     pthread_t th;
     pthread_create(&th, NULL, wait_thread, &w);
     usleep(100000);
@@ -216,8 +279,8 @@ int main(void)
     ts_events_free(ev);
     ts_dm_db_close(db);
     ts_store_close(st);
-    const char *files[] = {"atoll.db", "atoll.db-wal", "atoll.db-shm", "users", "host-uuid",
-                           "users.tmp"};
+    const char *files[] = {"atoll.db", "atoll.db-wal", "atoll.db-shm",
+                           "users",    "host-uuid",    "users.tmp"};
     for (size_t i = 0; i < ATOLL_ARRAY_SIZE(files); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
         unlink(path);
