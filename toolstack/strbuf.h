@@ -53,6 +53,7 @@ static inline void ts_strbuf_putc(struct ts_strbuf *b, char c)
 static inline char *ts_strbuf_take(struct ts_strbuf *b, size_t *len)
 {
     ts_strbuf_reserve(b, 0);
+    b->p[b->len] = '\0'; /* also when nothing was ever added */
     char *p = b->p;
     if (len)
         *len = b->len;
