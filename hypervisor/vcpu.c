@@ -294,7 +294,7 @@ static void *vcpu_thread(void *arg)
                                 v->index, strerror(errno));
             break;
         }
-        v->exits++;
+        __atomic_add_fetch(&v->exits, 1, __ATOMIC_RELAXED);
         if (vmm_vcpu_handle_exit(vm, v, v->run))
             break;
     }
@@ -322,7 +322,7 @@ int vmm_vcpu_start_all(struct vmm_vm *vm, char *errbuf, size_t errlen)
             snprintf(errbuf, errlen, "cannot start vCPU thread %u: %s", i, strerror(e));
             return -1;
         }
-        v->thread_started = 1;
+        __atomic_store_n(&v->thread_started, 1, __ATOMIC_RELEASE);
     }
     return 0;
 }

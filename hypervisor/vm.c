@@ -50,7 +50,8 @@ void vmm_vm_kick_all(struct vmm_vm *vm)
         struct vmm_vcpu *v = &vm->vcpus[i];
         if (v->run)
             __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-        if (v->thread_started)
+        /* pthread_t is written by pthread_create before the flag is released */
+        if (__atomic_load_n(&v->thread_started, __ATOMIC_ACQUIRE))
             pthread_kill(v->thread, SIGUSR1);
     }
 }
