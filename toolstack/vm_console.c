@@ -104,6 +104,57 @@ static int connect_console(const char *path)
     return fd;
 }
 
+/*
+ * atoll-vmm drops a console client that is gone before it sent the replay, and
+ * its input with it: an input-only connection stays until the replay (or 1 s).
+ */
+struct lingerer {
+    struct bufferevent *bev;
+    struct event *timer;
+};
+
+static void linger_end(struct lingerer *l)
+{
+    event_free(l->timer);
+    bufferevent_free(l->bev);
+    free(l);
+}
+
+static void linger_read(struct bufferevent *bev, void *arg)
+{
+    linger_end(arg);
+}
+
+static void linger_event(struct bufferevent *bev, short what, void *arg)
+{
+    linger_end(arg);
+}
+
+static void linger_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    linger_end(arg);
+}
+
+static void linger_close(struct event_base *base, int fd)
+{
+    struct lingerer *l = atoll_calloc(1, sizeof(*l));
+    l->bev = base ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    l->timer = base ? evtimer_new(base, linger_timeout, l) : NULL;
+    if (!l->bev || !l->timer) {
+        if (l->bev)
+            bufferevent_free(l->bev);
+        else
+            close(fd);
+        event_free(l->timer);
+        free(l);
+        return;
+    }
+    bufferevent_setcb(l->bev, linger_read, NULL, linger_event, l);
+    bufferevent_enable(l->bev, EV_READ);
+    struct timeval one = {1, 0};
+    evtimer_add(l->timer, &one);
+}
+
 struct lookup {
     const char *ref, *uuid;
     char *path;
@@ -181,7 +232,10 @@ static void handler(struct evhttp_request *req, int local, void *arg)
         char buf[INPUT_MAX];
         int ok = len <= INPUT_MAX && evbuffer_remove(in, buf, len) == (int)len &&
                  (len == 0 || send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len);
-        close(fd);
+        if (ok)
+            linger_close(evhttp_connection_get_base(evhttp_request_get_connection(req)), fd);
+        else
+            close(fd);
         if (!ok)
             reply(req, len > INPUT_MAX ? 413 : 503, len > INPUT_MAX ? "Payload Too Large"
                                                                      : "Service Unavailable",

@@ -10,6 +10,7 @@
 #include "vm_run.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -456,7 +457,13 @@ static int console_send(struct ts_vm_rt *rt, const char *text)
     ATOLL_AUTOCLOSE int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         return -1;
-    return atoll_write_all(fd, text, strlen(text));
+    if (atoll_write_all(fd, text, strlen(text)) < 0)
+        return -1;
+    /* atoll-vmm drops a console client that is gone before it sent the replay, input
+     * included: stay until the replay arrives (bounded) */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    (void)poll(&p, 1, 1000);
+    return 0;
 }
 
 int ts_vm_run_clean(struct ts_vm_rt *rt, struct atoll_value *rec, int reboot,
