@@ -1,0 +1,491 @@
+/*
+ * tests/guest/vblk.c - virtio-blk driver and the `blk` command (see vblk.h). Buffers are
+ * identity-mapped guest RAM from the page allocator, so virtual = physical addresses.
+ * Threads: command loop only. Trust: the device is the VMM under test; every wait is
+ * bounded so that a broken device yields "status=255", never a hang.
+ */
+#include "vblk.h"
+
+#include "arch.h"
+#include "console.h"
+#include "lib.h"
+#include "memmap.h"
+#include "pci.h"
+#include "timer.h"
+
+#define VBLK_MAX 8
+#define QSZ 128
+#define QD_MAX 32
+#define BS_MAX (1024 * 1024)
+#define SECTOR 512ULL
+#define WAIT_NS 5000000000ULL /* 5 s per request at most */
+
+enum { T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11 };
+enum { F_RO = 5, F_VERSION_1 = 32 };
+#define ST_TIMEOUT 255
+
+struct vdesc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
+struct vhdr {
+    uint32_t type, ioprio;
+    uint64_t sector;
+};
+
+struct vblk {
+    unsigned slot;
+    uint64_t common, notify, devcfg;
+    uint64_t sectors;
+    int ro, ready;
+    char serial[21];
+    uint8_t *mem;                 /* rings, headers, statuses, a scratch page */
+    struct vdesc *desc;
+    volatile uint16_t *avail;     /* flags, idx, ring[QSZ], used_event */
+    volatile uint8_t *used;       /* flags, idx, {id, len}[QSZ], avail_event */
+    struct vhdr *hdr;             /* QD_MAX request headers */
+    volatile uint8_t *status;     /* QD_MAX status bytes */
+    uint8_t *scratch;             /* 4 KiB */
+    uint16_t avail_idx, used_seen;
+};
+
+static struct vblk disks[VBLK_MAX];
+static unsigned ndisks;
+static int probed;
+static uint8_t *arena;
+static uint64_t arena_size;
+
+static inline void w8(uint64_t a, uint8_t v) { *(volatile uint8_t *)(uintptr_t)a = v; }
+static inline void w16(uint64_t a, uint16_t v) { *(volatile uint16_t *)(uintptr_t)a = v; }
+static inline void w32(uint64_t a, uint32_t v) { *(volatile uint32_t *)(uintptr_t)a = v; }
+static inline uint8_t r8(uint64_t a) { return *(volatile uint8_t *)(uintptr_t)a; }
+static inline uint16_t r16(uint64_t a) { return *(volatile uint16_t *)(uintptr_t)a; }
+static inline uint32_t r32(uint64_t a) { return *(volatile uint32_t *)(uintptr_t)a; }
+static inline void mb(void) { __asm__ volatile("mfence" ::: "memory"); }
+
+static uint16_t used_idx(struct vblk *d) { return *(volatile uint16_t *)(d->used + 2); }
+static uint32_t used_id(struct vblk *d, uint16_t i)
+{
+    return *(volatile uint32_t *)(d->used + 4 + 8 * (i % QSZ));
+}
+static uint32_t used_len(struct vblk *d, uint16_t i)
+{
+    return *(volatile uint32_t *)(d->used + 8 + 8 * (i % QSZ));
+}
+
+/* Resets the device and sets up queue 0; 0 or a negative step number. */
+static int vblk_setup(struct guest *g, struct vblk *d)
+{
+    uint64_t bar[6];
+    for (unsigned b = 0; b < 6; b++)
+        bar[b] = pci_bar(d->slot, b);
+    d->common = d->notify = d->devcfg = 0;
+    uint32_t mult = 0;
+    for (unsigned p = pci_find_cap(d->slot, 0x09, 0); p; p = pci_find_cap(d->slot, 0x09, p)) {
+        unsigned type = pci_read8(d->slot, p + 3), b = pci_read8(d->slot, p + 4);
+        uint32_t off = pci_read32(d->slot, p + 8);
+        if (b > 5 || !bar[b])
+            continue;
+        if (type == 1 && !d->common)
+            d->common = bar[b] + off;
+        if (type == 2 && !d->notify) {
+            d->notify = bar[b] + off;
+            mult = pci_read32(d->slot, p + 16);
+        }
+        if (type == 4 && !d->devcfg)
+            d->devcfg = bar[b] + off;
+    }
+    if (!d->common || !d->notify || !d->devcfg)
+        return -1;
+    pci_write16(d->slot, 0x04, 0x0006); /* memory decode + bus master */
+    uint64_t c = d->common;
+    w8(c + 0x14, 0);
+    for (int i = 0; i < 1000 && r8(c + 0x14); i++)
+        cpu_relax();
+    w8(c + 0x14, 1 | 2);
+    w32(c + 0x00, 0);
+    uint32_t f0 = r32(c + 0x04);
+    w32(c + 0x00, 1);
+    uint32_t f1 = r32(c + 0x04);
+    if (!(f1 & 1))
+        return -2; /* not a modern device */
+    w32(c + 0x08, 0);
+    w32(c + 0x0C, f0 & (1u << F_RO));
+    w32(c + 0x08, 1);
+    w32(c + 0x0C, 1);
+    w8(c + 0x14, 1 | 2 | 8);
+    if (!(r8(c + 0x14) & 8))
+        return -3;
+    d->ro = (f0 >> F_RO) & 1;
+    if (!d->mem) {
+        uint64_t m = mm_alloc(&g->mm, 6 * 4096, 4096, 0);
+        if (!m)
+            return -4;
+        d->mem = (uint8_t *)(uintptr_t)m;
+    }
+    memset(d->mem, 0, 6 * 4096);
+    d->desc = (struct vdesc *)d->mem;
+    d->avail = (volatile uint16_t *)(d->mem + 4096);
+    d->used = d->mem + 8192;
+    d->hdr = (struct vhdr *)(d->mem + 12288);
+    d->status = d->mem + 12288 + QD_MAX * sizeof(struct vhdr);
+    d->scratch = d->mem + 16384;
+    d->avail_idx = d->used_seen = 0;
+    d->avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT: this driver polls */
+    w16(c + 0x16, 0);
+    uint16_t max = r16(c + 0x18);
+    if (max < QSZ)
+        return -5;
+    w16(c + 0x18, QSZ);
+    w16(c + 0x1A, 0xFFFF);
+    uint64_t a[3] = {(uintptr_t)d->desc, (uintptr_t)d->avail, (uintptr_t)d->used};
+    for (int i = 0; i < 3; i++) {
+        w32(c + 0x20 + 8 * i, (uint32_t)a[i]);
+        w32(c + 0x24 + 8 * i, (uint32_t)(a[i] >> 32));
+    }
+    d->notify += (uint64_t)r16(c + 0x1E) * mult;
+    w16(c + 0x1C, 1);
+    w8(c + 0x14, 1 | 2 | 8 | 4);
+    if (r8(c + 0x14) & 0x40)
+        return -6;
+    d->sectors = (uint64_t)r32(d->devcfg) | (uint64_t)r32(d->devcfg + 4) << 32;
+    d->ready = 1;
+    return 0;
+}
+
+/* Makes everything posted visible and kicks unless the device is polling. */
+static void publish(struct vblk *d)
+{
+    barrier();
+    d->avail[1] = d->avail_idx;
+    mb();
+    if (!(*(volatile uint16_t *)d->used & 1))
+        w16(d->notify, 0);
+}
+
+/* Fills request slot s (descriptors 3s..3s+2); the caller posts head 3s. */
+static void prep(struct vblk *d, unsigned s, uint32_t type, uint64_t sector, void *buf,
+                 uint32_t len)
+{
+    d->hdr[s] = (struct vhdr){type, 0, sector};
+    d->status[s] = 0xEE;
+    unsigned h = 3 * s;
+    d->desc[h] = (struct vdesc){(uintptr_t)&d->hdr[s], 16, 1, (uint16_t)(h + 1)};
+    if (len) {
+        uint16_t fl = type == T_IN || type == T_GET_ID ? 1 | 2 : 1;
+        d->desc[h + 1] = (struct vdesc){(uintptr_t)buf, len, fl, (uint16_t)(h + 2)};
+    } else {
+        d->desc[h].next = (uint16_t)(h + 2);
+    }
+    d->desc[h + 2] = (struct vdesc){(uintptr_t)&d->status[s], 1, 2, 0};
+}
+
+static void post(struct vblk *d, uint16_t head)
+{
+    d->avail[2 + d->avail_idx % QSZ] = head;
+    d->avail_idx++;
+}
+
+/* Waits for the next used entry; fills *len and returns its id, or -1 on timeout. */
+static long wait_one(struct vblk *d, uint32_t *len)
+{
+    uint64_t end = timer_now_ns() + WAIT_NS;
+    while (used_idx(d) == d->used_seen) {
+        if (timer_now_ns() > end)
+            return -1;
+        cpu_relax();
+    }
+    barrier();
+    uint32_t id = used_id(d, d->used_seen);
+    *len = used_len(d, d->used_seen);
+    d->used_seen++;
+    return id;
+}
+
+/* One synchronous request in slot 0; returns the status byte or ST_TIMEOUT. */
+static unsigned sync_req(struct vblk *d, uint32_t type, uint64_t sector, void *buf, uint32_t len)
+{
+    uint32_t ulen;
+    prep(d, 0, type, sector, buf, len);
+    post(d, 0);
+    publish(d);
+    if (wait_one(d, &ulen) < 0)
+        return ST_TIMEOUT;
+    return d->status[0];
+}
+
+static void *arena_get(struct guest *g, uint64_t bytes)
+{
+    if (arena_size >= bytes)
+        return arena;
+    uint64_t m = mm_alloc(&g->mm, bytes, 4096, 0);
+    if (!m)
+        return NULL;
+    arena = (uint8_t *)(uintptr_t)m;
+    arena_size = bytes;
+    return arena;
+}
+
+static void pattern(uint64_t *w, uint64_t off, uint64_t len, uint64_t seed)
+{
+    for (uint64_t i = 0; i < len / 8; i++)
+        w[i] = ((off / 8 + i + 1) * 0x9E3779B97F4A7C15ULL) ^ seed;
+}
+
+static void probe(struct guest *g)
+{
+    probed = 1;
+    for (unsigned s = 0; s < 32 && ndisks < VBLK_MAX; s++) {
+        if (pci_read32(s, 0) != 0x10421af4)
+            continue;
+        struct vblk *d = &disks[ndisks++];
+        d->slot = s;
+        int rc = vblk_setup(g, d);
+        if (rc < 0) {
+            con_printf("error: disk at slot %u: setup failed at step %d\n", s, -rc);
+            continue;
+        }
+        if (sync_req(d, T_GET_ID, 0, d->scratch, 20) == 0) {
+            memcpy(d->serial, d->scratch, 20);
+            d->serial[20] = 0;
+        }
+    }
+}
+
+static struct vblk *disk_arg(struct cmd_args *a, int i)
+{
+    uint64_t n;
+    if (i >= a->argc || cmd_parse_u64(a->argv[i], &n) < 0 || n >= ndisks) {
+        con_printf("error: disk index: expected 0 to %d\n", (int)ndisks - 1);
+        return NULL;
+    }
+    if (!disks[n].ready) {
+        con_printf("error: disk %lu is not set up (try blk reset %lu)\n", n, n);
+        return NULL;
+    }
+    return &disks[n];
+}
+
+static int nums(struct cmd_args *a, int from, int n, uint64_t *out)
+{
+    for (int i = 0; i < n; i++)
+        if (from + i >= a->argc || cmd_parse_u64(a->argv[from + i], &out[i]) < 0) {
+            con_printf("error: expected %d numbers after the disk index\n", n);
+            return -1;
+        }
+    return 0;
+}
+
+/* blk write|verify D SECTOR COUNT SEED, in chunks of up to 256 KiB */
+static void cmd_rw(struct guest *g, struct cmd_args *a, int verify)
+{
+    struct vblk *d = disk_arg(a, 2);
+    uint64_t v[3];
+    if (!d || nums(a, 3, 3, v) < 0)
+        return;
+    uint64_t sector = v[0], count = v[1], seed = v[2], mism = 0;
+    if (!count || sector > d->sectors || count > d->sectors - sector) {
+        con_printf("error: sectors %lu+%lu are outside the disk (%lu sectors)\n", sector, count,
+                   d->sectors);
+        return;
+    }
+    uint64_t chunk = 512;
+    uint64_t *buf = arena_get(g, chunk * SECTOR);
+    unsigned st = 0;
+    if (!buf) {
+        con_printf("error: out of memory\n");
+        return;
+    }
+    for (uint64_t s = sector; s < sector + count && st == 0; s += chunk) {
+        uint64_t n = sector + count - s < chunk ? sector + count - s : chunk;
+        if (!verify) {
+            pattern(buf, s * SECTOR, n * SECTOR, seed);
+            st = sync_req(d, T_OUT, s, buf, (uint32_t)(n * SECTOR));
+        } else {
+            memset(buf, 0, n * SECTOR);
+            st = sync_req(d, T_IN, s, buf, (uint32_t)(n * SECTOR));
+            for (uint64_t i = 0; st == 0 && i < n * SECTOR / 8; i++)
+                if (buf[i] != (((s * SECTOR) / 8 + i + 1) * 0x9E3779B97F4A7C15ULL ^ seed))
+                    mism++;
+        }
+    }
+    unsigned idx = (unsigned)(d - disks);
+    if (verify)
+        con_printf("blk verify disk=%u sector=%lu count=%lu status=%u ok=%d mismatches=%lu\n",
+                   idx, sector, count, st, st == 0 && mism == 0, mism);
+    else
+        con_printf("blk write disk=%u sector=%lu count=%lu status=%u\n", idx, sector, count, st);
+}
+
+/* blk bench D seq|rand read|write BS QD MS */
+static void cmd_bench(struct guest *g, struct cmd_args *a)
+{
+    struct vblk *d = disk_arg(a, 2);
+    uint64_t v[3];
+    if (!d || nums(a, 5, 3, v) < 0)
+        return;
+    int rnd = !strcmp(a->argv[3], "rand"), wr = !strcmp(a->argv[4], "write");
+    uint64_t bs = v[0], qd = v[1], ms = v[2];
+    if ((!rnd && strcmp(a->argv[3], "seq")) || (!wr && strcmp(a->argv[4], "read")) ||
+        !bs || bs % SECTOR || bs > BS_MAX || !qd || qd > QD_MAX || !ms || ms > 600000 ||
+        bs / SECTOR > d->sectors) {
+        con_printf("error: usage: blk bench D seq|rand read|write BS(512..1M, x512) "
+                   "QD(1..%d) MS\n", QD_MAX);
+        return;
+    }
+    uint8_t *buf = arena_get(g, bs * qd);
+    if (!buf) {
+        con_printf("error: out of memory for %lu bytes\n", bs * qd);
+        return;
+    }
+    uint64_t blocks = d->sectors / (bs / SECTOR), next = 0, rng = 0x2545F4914F6CDD1DULL;
+    uint64_t ops = 0, errors = 0, inflight = 0;
+    uint32_t busy = 0;
+    int stop = 0;
+    uint64_t t0 = timer_now_ns(), end = t0 + ms * 1000000ULL, now = t0;
+    while (!stop || inflight) {
+        now = timer_now_ns();
+        if (now >= end)
+            stop = 1;
+        if (now > end + WAIT_NS) {
+            errors += inflight;
+            break; /* the device stopped answering */
+        }
+        int posted = 0;
+        for (unsigned s = 0; !stop && s < qd; s++) {
+            if (busy & (1u << s))
+                continue;
+            uint64_t blk;
+            if (rnd) {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                blk = rng % blocks;
+            } else {
+                blk = next++ % blocks;
+            }
+            prep(d, s, wr ? T_OUT : T_IN, blk * (bs / SECTOR), buf + s * bs, (uint32_t)bs);
+            post(d, (uint16_t)(3 * s));
+            busy |= 1u << s;
+            inflight++;
+            posted = 1;
+        }
+        if (posted)
+            publish(d);
+        int got = 0;
+        while (used_idx(d) != d->used_seen) {
+            barrier();
+            uint32_t id = used_id(d, d->used_seen);
+            d->used_seen++;
+            unsigned s = id / 3;
+            if (s < QD_MAX && (busy & (1u << s))) {
+                busy &= ~(1u << s);
+                inflight--;
+                if (d->status[s] == 0)
+                    ops++;
+                else
+                    errors++;
+            }
+            got = 1;
+        }
+        if (!got)
+            cpu_relax();
+    }
+    uint64_t ns = now - t0 ? now - t0 : 1;
+    con_printf("blk bench disk=%u mode=%s op=%s bs=%lu qd=%lu ms=%lu ops=%lu bytes=%lu "
+               "iops=%lu kbps=%lu errors=%lu\n",
+               (unsigned)(d - disks), rnd ? "rand" : "seq", wr ? "write" : "read", bs, qd,
+               ns / 1000000, ops, ops * bs, ops * 1000000000UL / ns,
+               ops * bs / 1024 * 1000000000UL / ns, errors);
+}
+
+/* blk bad D loop|oob|huge|zero|index: a hostile chain; the device must survive it */
+static void cmd_bad(struct guest *g, struct cmd_args *a)
+{
+    struct vblk *d = disk_arg(a, 2);
+    if (!d || a->argc < 4)
+        return;
+    const char *k = a->argv[3];
+    unsigned h = 100; /* descriptors 100..102, outside the request slots */
+    d->hdr[0] = (struct vhdr){T_IN, 0, 0};
+    d->status[0] = 0xEE;
+    d->desc[h] = (struct vdesc){(uintptr_t)&d->hdr[0], 16, 1, (uint16_t)(h + 1)};
+    d->desc[h + 1] = (struct vdesc){(uintptr_t)d->scratch, 512, 1 | 2, (uint16_t)(h + 2)};
+    d->desc[h + 2] = (struct vdesc){(uintptr_t)&d->status[0], 1, 2, 0};
+    uint16_t head = (uint16_t)h;
+    if (!strcmp(k, "loop"))
+        d->desc[h + 2] = (struct vdesc){(uintptr_t)&d->status[0], 1, 1 | 2, (uint16_t)h};
+    else if (!strcmp(k, "oob"))
+        d->desc[h + 1].addr = 0xFFFFFFFFF000ULL;
+    else if (!strcmp(k, "huge"))
+        d->desc[h + 1].len = 0xFFFFFFF0u;
+    else if (!strcmp(k, "zero"))
+        d->desc[h + 1].len = 0;
+    else if (!strcmp(k, "index"))
+        head = 0xFFFF;
+    else {
+        con_printf("error: kind: expected loop, oob, huge, zero or index\n");
+        return;
+    }
+    post(d, head);
+    publish(d);
+    uint32_t len = 0;
+    long id = -1;
+    uint64_t end = timer_now_ns() + (head == 0xFFFF ? 200000000ULL : WAIT_NS);
+    while (timer_now_ns() < end && used_idx(d) == d->used_seen)
+        cpu_relax();
+    if (used_idx(d) != d->used_seen)
+        id = wait_one(d, &len);
+    int nr = (r8(d->common + 0x14) & 0x40) != 0;
+    if (nr)
+        d->ready = 0;
+    con_printf("blk bad disk=%u kind=%s len=%ld status=%u needs_reset=%d\n",
+               (unsigned)(d - disks), k, id < 0 ? -1L : (long)len, d->status[0], nr);
+}
+
+void vblk_cmd(struct guest *g, struct cmd_args *a)
+{
+    if (!probed)
+        probe(g);
+    const char *sub = a->argc > 1 ? a->argv[1] : "list";
+    if (!strcmp(sub, "list")) {
+        con_printf("blk disks=%u\n", ndisks);
+        for (unsigned i = 0; i < ndisks; i++)
+            con_printf("blk disk=%u slot=%u sectors=%lu ro=%d serial=\"%s\"\n", i,
+                       disks[i].slot, disks[i].sectors, disks[i].ro, disks[i].serial);
+    } else if (!strcmp(sub, "write") || !strcmp(sub, "verify")) {
+        cmd_rw(g, a, sub[0] == 'v');
+    } else if (!strcmp(sub, "flush") || !strcmp(sub, "discard")) {
+        struct vblk *d = disk_arg(a, 2);
+        uint64_t v[2] = {0, 0};
+        if (!d || (sub[0] == 'd' && nums(a, 3, 2, v) < 0))
+            return;
+        unsigned st;
+        if (sub[0] == 'f') {
+            st = sync_req(d, T_FLUSH, 0, NULL, 0);
+        } else {
+            uint64_t *r = (uint64_t *)d->scratch;
+            r[0] = v[0];
+            r[1] = v[1] & 0xFFFFFFFFu;
+            st = sync_req(d, T_DISCARD, 0, r, 16);
+        }
+        con_printf("blk %s disk=%u status=%u\n", sub, (unsigned)(d - disks), st);
+    } else if (!strcmp(sub, "bench")) {
+        cmd_bench(g, a);
+    } else if (!strcmp(sub, "bad")) {
+        cmd_bad(g, a);
+    } else if (!strcmp(sub, "reset")) {
+        uint64_t n;
+        if (a->argc < 3 || cmd_parse_u64(a->argv[2], &n) < 0 || n >= ndisks) {
+            con_printf("error: disk index: expected 0 to %d\n", (int)ndisks - 1);
+            return;
+        }
+        int rc = vblk_setup(g, &disks[n]);
+        con_printf("blk reset disk=%lu ok=%d\n", n, rc == 0);
+    } else {
+        con_printf("error: usage: blk [list] | write|verify D SECTOR COUNT SEED | flush D | "
+                   "discard D SECTOR COUNT | bench D seq|rand read|write BS QD MS | "
+                   "bad D loop|oob|huge|zero|index | reset D\n");
+    }
+}
