@@ -95,36 +95,57 @@ static uint64_t from_kvmclock(void)
     return shift < 0 ? khz << -shift : khz >> shift;
 }
 
+static uint16_t pit_read0(void)
+{
+    outb(0x43, 0x00); /* latch channel 0 */
+    uint8_t lo = inb(0x40);
+    return (uint16_t)(lo | inb(0x40) << 8);
+}
+
+/* PIT channel 0 read back (not the port 0x61 gate, which microvm lacks): 10 ms of its
+ * 1.193182 MHz count against the TSC. */
 static uint64_t from_pit(void)
 {
-    const uint32_t latch = 1193182 / 100; /* 10 ms */
-    outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));
-    outb(0x43, 0xb0); /* channel 2, lo/hi byte, mode 0 */
-    outb(0x42, latch & 0xff);
-    outb(0x42, latch >> 8);
-    uint64_t t0 = rdtsc();
+    const uint32_t want = 1193182 / 100;
     uint64_t polls = 0;
-    while (!(inb(0x61) & 0x20)) {
-        if (++polls > 50000000)
-            return 0; /* no PIT */
+
+    outb(0x43, 0x34); /* channel 0, lo/hi byte, mode 2 (rate generator) */
+    outb(0x40, 0xff);
+    outb(0x40, 0xff);
+    uint16_t last = pit_read0(), c;
+    while ((c = pit_read0()) == last)
+        if (++polls > 100000)
+            return 0; /* not counting: no PIT */
+    last = c;
+    uint64_t t0 = rdtsc();
+    uint32_t elapsed = 0;
+    while (elapsed < want) {
+        c = pit_read0();
+        elapsed += (uint16_t)(last - c);
+        last = c;
+        if (++polls > 10000000)
+            return 0;
     }
     uint64_t t1 = rdtsc();
-    return (t1 - t0) / 10;
+    outb(0x43, 0x30); /* back to one-shot mode 0: no periodic IRQ 0 */
+    outb(0x40, 0);
+    outb(0x40, 0);
+    return (t1 - t0) * 1193182 / elapsed / 1000;
 }
 
 void timer_init(void)
 {
     uint64_t khz;
 
-    if ((khz = from_hypervisor_leaf()) > 1000)
+    if ((khz = from_hypervisor_leaf()) > 100000)
         set_khz(khz, "cpuid 0x40000010");
-    else if ((khz = from_leaf15()) > 1000)
+    else if ((khz = from_leaf15()) > 100000)
         set_khz(khz, "cpuid 0x15");
-    else if ((khz = from_kvmclock()) > 1000)
+    else if ((khz = from_kvmclock()) > 100000)
         set_khz(khz, "kvmclock");
-    else if ((khz = from_leaf16()) > 1000)
+    else if ((khz = from_leaf16()) > 100000)
         set_khz(khz, "cpuid 0x16");
-    else if ((khz = from_pit()) > 1000)
+    else if ((khz = from_pit()) > 100000 && khz < 20000000)
         set_khz(khz, "PIT calibration");
 }
 

@@ -1,6 +1,7 @@
 /*
  * tests/guest/timer.h - time since boot from the TSC. The frequency comes from CPUID
- * 0x40000010 or 0x15, kvmclock, CPUID 0x16, else a PIT calibration (10 ms).
+ * 0x40000010 or 0x15, kvmclock, CPUID 0x16, else a PIT calibration (10 ms); else 2 GHz is
+ * assumed and timer_source() says "default".
  * Threads: timer_init on the boot CPU before the other CPUs start; reads from any CPU.
  */
 #ifndef GUEST_TIMER_H
