@@ -47,6 +47,13 @@ for vcpus, memory in ((1, "64M"), (4, "64M"), (2, "3584M"), (32, "128M")):
         t.ok(up is not None and re.match(r"uptime ms=\d+$", up), f"command: uptime ({up})")
         t.is_eq(m.command("echo hello from the host", "hello"), "hello from the host",
                 "command: echo")
+        long = "x" * 200
+        t.is_eq(m.command("echo " + long, "xxx"), long, "command: echo of 200 characters")
+        m.cbuf = b""
+        m.send("".join(f"echo burst{i}\r" for i in range(20)))
+        out = m.wait_for("burst19\r\natoll> ", 60)
+        t.ok(out is not None and all(f"burst{i}\r\n" in out for i in range(20)),
+             "20 commands typed at once are all answered (UART FIFO and interrupts)")
         h = m.command("help", "")
         t.ok(h is not None and "poweroff" in m.cbuf.decode(errors="replace"), "command: help")
         m.command("dirty 4 100", "")
