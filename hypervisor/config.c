@@ -298,6 +298,12 @@ int vmm_config_check(const struct vmm_config *cfg, char *errbuf, size_t errlen)
                  strlen(cfg->cmdline));
         return -1;
     }
+    if (cfg->console_socket && cfg->control_socket &&
+        strcmp(cfg->console_socket, cfg->control_socket) == 0) {
+        snprintf(errbuf, errlen, "console-socket and control-socket are the same path '%s'",
+                 cfg->control_socket);
+        return -1;
+    }
     if (cfg->uuid && !atoll_uuid_is_valid(cfg->uuid)) {
         snprintf(errbuf, errlen, "uuid '%s' is not a UUID (8-4-4-4-12 hex digits)", cfg->uuid);
         return -1;

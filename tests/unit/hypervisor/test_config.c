@@ -86,6 +86,10 @@ int main(void)
     is_int(parse(&c, err, N("--kernel", "k", "--name", "a b"), ARGS("--kernel", "k", "--name",
                  "a b")), -1, "name with space refused");
     vmm_config_fini(&c);
+    is_int(parse(&c, err, N("--kernel", "k", "--console-socket", "/s", "--control-socket", "/s"),
+                 ARGS("--kernel", "k", "--console-socket", "/s", "--control-socket", "/s")), -1,
+           "same path for both sockets refused");
+    vmm_config_fini(&c);
     is_int(parse(&c, err, N("--help"), ARGS("--help")), -1, "--help parses (check then fails)");
     is_int(c.show_help, 1, "--help flag set");
     vmm_config_fini(&c);
