@@ -67,9 +67,10 @@ static int cmd_param_list(struct cli *c, const struct cli_cmd *cmd)
 static struct cli_field *need_field(struct cli *c, struct cli_view *v, const char *name)
 {
     struct cli_field *f = cli_view_field(v, name);
+    const char *dash = strstr(c->cmd, "-param-");
     if (!f)
-        cli_usage(c, "unknown field '%s' of %s (see %s-param-list for the fields)", name, v->cls,
-                  c->cmd ? "the class's" : "");
+        cli_usage(c, "unknown field '%s' of %s (%.*s-param-list shows the fields)", name, v->cls,
+                  dash ? (int)(dash - c->cmd) : 0, c->cmd);
     return f;
 }
 

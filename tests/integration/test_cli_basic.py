@@ -221,6 +221,35 @@ else:
          f"Error parameters: {ref1}, running, halted" in err,
          f"vm-pause of a halted VM: xe's error code and parameters ({err.strip()!r})")
 
+# ---- bash completion (contrib/bash-completion/atoll) with this atoll first in PATH
+comp = os.path.join(t.srcdir(), "contrib", "bash-completion", "atoll")
+
+
+def complete(line):
+    script = (f"source {comp}\nCOMP_LINE={line!r}\nCOMP_POINT=${{#COMP_LINE}}\n"
+              "read -ra COMP_WORDS <<< \"$COMP_LINE\"\n"
+              "[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')\n"
+              "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n"
+              "_atoll\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    env = dict(cli.env, PATH=os.path.dirname(ct.atoll_path()) + ":" + os.environ["PATH"])
+    p = ct.subprocess.run(["bash", "--norc", "-c", script], env=env, capture_output=True,
+                          text=True, timeout=60)
+    return sorted(filter(None, p.stdout.split("\n")))
+
+
+if not os.path.exists("/bin/bash"):
+    t.skip("bash completion", "no bash")
+else:
+    t.is_eq(complete("atoll vm-sta"), ["vm-start"], "completion: command names")
+    t.ok("name-label=" in complete("atoll vm-start na"),
+         "completion: parameter names (fields of the class)")
+    t.is_eq(complete("atoll vm-start vm=we"), ["web1b", "web2"],
+            "completion: VM names from vm-list")
+    t.is_eq(complete(f"atoll vm-param-get uuid={u2[:8]}"), [u2], "completion: uuids")
+    t.is_eq(complete("atoll vm-list power-state=ha"), ["halted"], "completion: power states")
+    t.ok("all" in complete("atoll vm-list params=") and
+         "name-label" in complete("atoll vm-list params="), "completion: params= field names")
+
 # ---- vm-destroy
 rc, out, err = cli.run("vm-destroy", f"uuid={u2}")
 gone = a.error(x.VM.get_by_uuid(s, u2))
