@@ -39,6 +39,9 @@ enum { VBLK_S_OK = 0, VBLK_S_IOERR = 1, VBLK_S_UNSUPP = 2 };
 #define VBLK_CONFIG_SIZE 60          /* up to write_zeroes_may_unmap + padding */
 #define VBLK_MAX_DISCARD_SEGS 32
 #define VBLK_MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per segment */
+/* Largest read or write: Linux sends at most seg_max x 64 KiB; a bound keeps one hostile
+ * request from occupying the I/O thread (and a device reset, which waits for it) for long. */
+#define VBLK_MAX_IO_BYTES (256ULL << 20)
 
 struct vblk_hdr {
     uint32_t type;
@@ -257,7 +260,7 @@ static uint32_t blk_request(struct vdev_blk *b, const struct vq_chain *c)
     int rc;
     switch (h.type) {
     case VBLK_T_IN:
-        if (din % SECTOR || !range_ok(b, h.sector, din)) {
+        if (din % SECTOR || din > VBLK_MAX_IO_BYTES || !range_ok(b, h.sector, din)) {
             status = VBLK_S_IOERR;
             break;
         }
@@ -271,7 +274,8 @@ static uint32_t blk_request(struct vdev_blk *b, const struct vq_chain *c)
         used = (uint32_t)(din + 1);
         break;
     case VBLK_T_OUT:
-        if (b->readonly || dout % SECTOR || !range_ok(b, h.sector, dout)) {
+        if (b->readonly || dout % SECTOR || dout > VBLK_MAX_IO_BYTES ||
+            !range_ok(b, h.sector, dout)) {
             status = VBLK_S_IOERR;
             break;
         }
