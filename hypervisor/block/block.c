@@ -267,7 +267,12 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
     img->path = atoll_strdup(path);
     img->read_only = !rw;
     img->depth = depth;
-    img->file_size_at_open = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    if (S_ISREG(st.st_mode)) {
+        img->file_size_at_open = (uint64_t)st.st_size;
+    } else {
+        off_t end = lseek(img->fd, 0, SEEK_END);
+        img->file_size_at_open = end > 0 ? (uint64_t)end : 0;
+    }
     img->drv = driver_for(format);
     if (img->drv->open(img, err) < 0) {
         image_free(img);

@@ -83,11 +83,13 @@ struct qcow2 {
     struct qcow2_rb_slot rbc[QCOW2_RB_CACHE];
     uint64_t clock;
     uint64_t free_hint;                 /* no free cluster below this index */
+    uint64_t alloc_end;                 /* clusters from here on are unused (past EOF, ours) */
     uint64_t *pool;                     /* reserved clusters (refcount 1, unreferenced) */
     uint32_t pool_head, pool_tail, pool_cap;
     uint8_t *bounce;                    /* one cluster */
     uint8_t *wbuf;                      /* one cluster, for big-endian metadata writes */
     uint8_t *zbuf;                      /* two clusters, compressed input */
+    uint8_t *wbuf_rb;                   /* one cluster, for new refcount blocks */
 };
 
 static inline struct qcow2 *qcow2_of(struct blk_image *img) { return img->priv; }

@@ -101,10 +101,24 @@ static void walk_l1(struct ck *k, uint64_t l1_off, uint32_t l1_size, int active)
         for (uint32_t i = 0; i < l1_size; i++)
             l1[i] = qcow2_be64(&l1[i]);
     }
+    /* one L2 table twice in one L1 is corrupt; walking it again would only cost time */
+    ATOLL_AUTOFREE uint8_t *seen = atoll_calloc(k->n / 8 + 1, 1);
     for (uint32_t i = 0; i < l1_size; i++) {
-        uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
+        uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK, l2c = l2off >> q->cluster_bits;
         if (!l2off)
             continue;
+        if (l2c < k->n && (seen[l2c / 8] & (1u << (l2c % 8)))) {
+            k->res->corruptions++;
+            say(k, "ERROR L2 table %#llx is referenced twice by one L1 table",
+                (unsigned long long)l2off);
+            continue;
+        }
+        if (l2c < k->n)
+            seen[l2c / 8] |= (uint8_t)(1u << (l2c % 8));
+        if (l2c >= k->n) {
+            inc(k, l2off, cs, "L2 table");
+            continue;
+        }
         if (!aligned(k, l2off)) {
             k->res->corruptions++;
             say(k, "ERROR L2 table offset %#llx (L1 index %u) is not cluster aligned",
@@ -217,19 +231,14 @@ int qcow2_check(struct blk_image *img, unsigned flags, struct blk_check_result *
         inc(&k, off, cs, "refcount block");
     }
 
-    /* compare: every cluster of the file, plus covered clusters beyond it */
-    uint64_t end = n, last_used = 0;
-    for (uint64_t i = 0; i < q->rt_entries; i++) {
-        if ((q->rt[i] & QCOW2_RT_OFFSET_MASK) && (i + 1) * q->rb_entries > end)
-            end = (i + 1) * q->rb_entries;
-    }
-    for (uint64_t c = 0; c < end; c++) {
-        uint64_t ri = c >> q->rb_bits;
-        if (c >= n && (ri >= q->rt_entries || !(q->rt[ri] & QCOW2_RT_OFFSET_MASK))) {
-            c = ((ri + 1) << q->rb_bits) - 1;
-            continue;
-        }
-        uint64_t disk, comp = c < n ? k.ref[c] : 0;
+    /*
+     * compare every cluster of the file. Like qemu-img, clusters past the end of the file are
+     * not compared: nothing can use them, and the allocator reclaims them (a crash leaves its
+     * unwritten reserved clusters there).
+     */
+    uint64_t last_used = 0;
+    for (uint64_t c = 0; c < n; c++) {
+        uint64_t disk, comp = k.ref[c];
         if (qcow2_refcount_get(img, c, &disk) < 0) {
             out->check_errors++;
             continue;

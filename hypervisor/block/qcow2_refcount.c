@@ -143,6 +143,12 @@ int qcow2_refcount_set(struct blk_image *img, uint64_t cluster, uint64_t value)
     return 0;
 }
 
+static void bump_end(struct qcow2 *q, uint64_t c)
+{
+    if (c + 1 > q->alloc_end)
+        q->alloc_end = c + 1;
+}
+
 /* Writes refcount-table entry ri (big-endian) to the file. */
 static int rt_write_entry(struct blk_image *img, uint64_t ri)
 {
@@ -239,12 +245,19 @@ static int grow_table(struct blk_image *img, uint64_t min_entries)
     q->rt_entries = entries;
     q->rt_offset = E * cs;
     q->rt_clusters = (uint32_t)n;
+    bump_end(q, E + total - 1);
     log_debug("'%s': refcount table grown to %llu entries", img->path,
               (unsigned long long)entries);
     return qcow2_refcount_free(img, old_off, old_clusters * cs);
 }
 
-/* First cluster >= from whose refcount is 0 (creating refcount blocks as the scan needs). */
+/*
+ * First cluster >= from whose refcount is 0 (creating refcount blocks as the scan needs).
+ * Clusters at or past alloc_end (the file's end at open, or past what we allocated since)
+ * are free whatever their stored refcount says: nothing can reference a cluster that was
+ * never written, so a nonzero count there is a leak (e.g. a pool left by a crash) and is
+ * reclaimed. This also bounds the scan by the file size, even for hostile refcounts.
+ */
 static int find_free(struct blk_image *img, uint64_t from, uint64_t *out)
 {
     struct qcow2 *q = qcow2_of(img);
@@ -262,13 +275,19 @@ static int find_free(struct blk_image *img, uint64_t from, uint64_t *out)
         if (off == 0) {
             if ((r = new_refblock(img, ri, c)) < 0)
                 return r;
+            bump_end(q, c);
             c++;
             continue;
+        }
+        if (c >= q->alloc_end) {
+            *out = c;
+            return 0;
         }
         struct qcow2_rb_slot *s;
         if ((r = rb_load(img, off, &s)) < 0)
             return r;
-        for (uint32_t i = (uint32_t)(c & (q->rb_entries - 1)); i < q->rb_entries; i++, c++) {
+        for (uint32_t i = (uint32_t)(c & (q->rb_entries - 1));
+             i < q->rb_entries && c < q->alloc_end; i++, c++) {
             if (rb_get(q, s->block, i) == 0) {
                 *out = c;
                 return 0;
@@ -306,6 +325,7 @@ int qcow2_refcount_reserve(struct blk_image *img, uint32_t n)
         if ((r = qcow2_refcount_set(img, c, 1)) < 0)
             break;
         q->free_hint = c + 1;
+        bump_end(q, c);
         q->pool[q->pool_tail++] = c;
     }
     int r2 = qcow2_refcount_commit(img);
@@ -324,30 +344,46 @@ uint64_t qcow2_refcount_take(struct blk_image *img)
     return q->pool[q->pool_head++] << q->cluster_bits;
 }
 
+/*
+ * n contiguous clusters (L1 table growth): taken past alloc_end, where every cluster is free.
+ * The refcount blocks that cover the run are placed after it, never inside it.
+ */
 int qcow2_refcount_alloc_contiguous(struct blk_image *img, uint64_t n, uint64_t *out)
 {
     struct qcow2 *q = qcow2_of(img);
-    uint64_t first = 0, prev = 0, run = 0, c = q->free_hint;
+    uint64_t first, last_ri;
     int r;
-    while (run < n) {
-        uint64_t f;
-        if ((r = find_free(img, c, &f)) < 0)
+    for (;;) {
+        first = q->alloc_end;
+        last_ri = (first + n - 1) >> q->rb_bits;
+        if (last_ri < q->rt_entries)
+            break;
+        if ((r = grow_table(img, last_ri + 1)) < 0)
             return r;
-        if (run > 0 && f == prev + 1) {
-            run++;
-        } else {
-            first = f;
-            run = 1;
-        }
-        prev = f;
-        c = f + 1;
+    }
+    for (uint64_t ri = first >> q->rb_bits; ri <= last_ri; ri++) {
+        if (q->rt[ri] & QCOW2_RT_OFFSET_MASK)
+            continue;
+        uint64_t x;
+        if ((r = find_free(img, first + n, &x)) < 0 || (r = qcow2_refcount_set(img, x, 1)) < 0)
+            return r;
+        bump_end(q, x);
+        if (first + n > q->alloc_end)
+            q->alloc_end = first + n; /* keep the run out of later scans */
+        memset(q->wbuf_rb, 0, q->cluster_size);
+        if ((r = qcow2_refcount_commit(img)) < 0 ||
+            (r = blk_pwrite(img->fd, q->wbuf_rb, q->cluster_size, x << q->cluster_bits)) < 0 ||
+            (r = blk_sync(img->fd)) < 0)
+            return r;
+        q->rt[ri] = x << q->cluster_bits;
+        if ((r = rt_write_entry(img, ri)) < 0)
+            return r;
     }
     for (uint64_t i = 0; i < n; i++) {
         if ((r = qcow2_refcount_set(img, first + i, 1)) < 0)
             return r;
+        bump_end(q, first + i);
     }
-    if (first == q->free_hint)
-        q->free_hint = first + n;
     if ((r = qcow2_refcount_commit(img)) < 0 || (r = blk_sync(img->fd)) < 0)
         return r;
     *out = first << q->cluster_bits;
@@ -416,6 +452,8 @@ int qcow2_refcount_init(struct blk_image *img)
         q->rt[i] = qcow2_be64(&q->rt[i]);
     for (int i = 0; i < QCOW2_RB_CACHE; i++)
         q->rbc[i].block = atoll_malloc(q->cluster_size);
+    q->alloc_end = (img->file_size_at_open + q->cluster_size - 1) >> q->cluster_bits;
+    q->wbuf_rb = atoll_malloc(q->cluster_size);
     return 0;
 }
 
@@ -428,6 +466,8 @@ void qcow2_refcount_fini(struct blk_image *img)
     }
     free(q->rt);
     q->rt = NULL;
+    free(q->wbuf_rb);
+    q->wbuf_rb = NULL;
     free(q->pool);
     q->pool = NULL;
 }
