@@ -165,7 +165,7 @@ void cli_views_free(struct cli_view *v, unsigned n)
 static int is_field(const char *cls, const char *key)
 {
     const struct ts_dm_class *dc = ts_dm_class_find(cls);
-    if (!dc)
+    if (!dc || cli_is_derived(cls, key))
         return 1; /* a class this CLI does not describe: let the records decide */
     ATOLL_AUTOFREE char *api = cli_api_name(key);
     char *colon = strchr(api, ':');

@@ -66,7 +66,7 @@ static int cmd_param_list(struct cli *c, const struct cli_cmd *cmd)
 
 static struct cli_field *need_field(struct cli *c, struct cli_view *v, const char *name)
 {
-    struct cli_field *f = cli_view_field(v, name);
+    struct cli_field *f = cli_view_field_any(c, v, name);
     const char *dash = strstr(c->cmd, "-param-");
     if (!f)
         cli_usage(c, "unknown field '%s' of %s (%.*s-param-list shows the fields)", name, v->cls,

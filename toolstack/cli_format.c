@@ -93,6 +93,8 @@ void cli_view_fini(struct cli_view *v)
         free(v->f[i].name);
         free(v->f[i].text);
     }
+    for (unsigned i = 0; i < v->nextra; i++)
+        atoll_value_unref(v->extra[i]);
     free(v->f);
     atoll_value_unref(v->ref);
     atoll_value_unref(v->rec);
@@ -105,6 +107,81 @@ struct cli_field *cli_view_field(struct cli_view *v, const char *name)
         if (strcmp(v->f[i].name, name) == 0 || strcmp(v->f[i].api, name) == 0)
             return &v->f[i];
     return NULL;
+}
+
+/* What xe shows of related objects, in its spelling. */
+static const struct {
+    const char *cls, *xe, *via, *via_cls, *field;
+} derived[] = {
+    {"VM", "memory-actual", "metrics", "VM_metrics", "memory_actual"},
+    {"VM", "VCPUs-number", "metrics", "VM_metrics", "VCPUs_number"},
+    {"VM", "start-time", "metrics", "VM_metrics", "start_time"},
+    {"VM", "install-time", "metrics", "VM_metrics", "install_time"},
+    {"VM", "os-version", "guest_metrics", "VM_guest_metrics", "os_version"},
+    {"VM", "PV-drivers-version", "guest_metrics", "VM_guest_metrics", "PV_drivers_version"},
+    {"VM", "networks", "guest_metrics", "VM_guest_metrics", "networks"},
+    {"host", "memory-total", "metrics", "host_metrics", "memory_total"},
+    {"host", "host-metrics-live", "metrics", "host_metrics", "live"},
+};
+
+void cli_view_derive(struct cli *c, struct cli_view *v)
+{
+    if (v->derived || atoll_value_type(v->rec) != ATOLL_VALUE_STRUCT)
+        return;
+    v->derived = 1;
+    const char *via_done[4] = {0};
+    struct atoll_value *via_rec[4] = {0};
+    for (size_t i = 0; i < ATOLL_ARRAY_SIZE(derived); i++) {
+        if (strcmp(derived[i].cls, v->cls) != 0 || cli_view_field(v, derived[i].xe))
+            continue;
+        unsigned k = 0;
+        while (k < v->nextra && strcmp(via_done[k], derived[i].via) != 0)
+            k++;
+        if (k == v->nextra) { /* fetch the related record once */
+            if (k == ATOLL_ARRAY_SIZE(v->extra))
+                continue;
+            const char *ref = atoll_value_struct_get_string(v->rec, derived[i].via);
+            struct cli_err e = {0};
+            ATOLL_AUTOFREE char *m = atoll_strdup_printf("%s.get_record", derived[i].via_cls);
+            struct atoll_value *r = ref && strcmp(ref, "OpaqueRef:NULL") != 0
+                                        ? cli_callv(c, m, &e, ref, NULL) : NULL;
+            cli_err_clear(&e);
+            via_done[k] = derived[i].via;
+            via_rec[k] = v->extra[k] = r ? r : atoll_value_struct();
+            v->nextra++;
+        }
+        struct atoll_value *val = atoll_value_struct_get(via_rec[k], derived[i].field);
+        const struct ts_dm_class *dc = ts_dm_class_find(derived[i].via_cls);
+        const struct ts_dm_field *df = dc ? ts_dm_field_find(dc, derived[i].field, NULL) : NULL;
+        if (!val) /* no such object (halted VM, no guest agent): an empty value, as xe */
+            val = via_rec[k]; /* placeholder replaced below */
+        v->f = atoll_realloc(v->f, (v->n + 1) * sizeof(*v->f));
+        struct cli_field *f = &v->f[v->n++];
+        int is_map = df && df->type->kind == TS_DM_MAP;
+        *f = (struct cli_field){.name = atoll_strdup(derived[i].xe), .api = derived[i].xe,
+                                .tag = is_map ? "MRO" : " RO", .val = val,
+                                .type = df ? df->type : NULL};
+        if (val == via_rec[k])
+            f->text = atoll_strdup(is_map || !df ? "" : "<unknown>");
+    }
+}
+
+int cli_is_derived(const char *cls, const char *xe)
+{
+    for (size_t i = 0; i < ATOLL_ARRAY_SIZE(derived); i++)
+        if (strcmp(derived[i].cls, cls) == 0 && strcmp(derived[i].xe, xe) == 0)
+            return 1;
+    return 0;
+}
+
+struct cli_field *cli_view_field_any(struct cli *c, struct cli_view *v, const char *name)
+{
+    struct cli_field *f = cli_view_field(v, name);
+    if (!f && c && !v->derived) {
+        cli_view_derive(c, v);
+        f = cli_view_field(v, name);
+    }
+    return f;
 }
 
 /* ---- values ---- */
@@ -269,14 +346,14 @@ int cli_view_match(struct cli *c, struct cli_view *v, const char *key, const cha
     const char *colon = strchr(key, ':');
     if (colon) {
         ATOLL_AUTOFREE char *fname = atoll_strndup(key, (size_t)(colon - key));
-        struct cli_field *f = cli_view_field(v, fname);
+        struct cli_field *f = cli_view_field_any(c, v, fname);
         if (!f || !cli_field_is_map(f))
             return -1;
         const char *got = cli_field_map_get(f, colon + 1);
         eq = got && strcmp(got, value) == 0;
         return negate ? !eq : eq;
     }
-    struct cli_field *f = cli_view_field(v, key);
+    struct cli_field *f = cli_view_field_any(c, v, key);
     if (!f)
         return -1;
     const char *text = cli_field_text(c, f);
@@ -304,7 +381,7 @@ int cli_print_records(struct cli *c, struct cli_view *views, unsigned n, const c
     if (!all && list && n > 0) {
         ATOLL_AUTOFREE char *copy = atoll_strdup(list);
         for (char *save = NULL, *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
-            if (!cli_view_field(&views[0], p)) {
+            if (!cli_view_field_any(c, &views[0], p)) {
                 fprintf(stderr, "Unknown field '%s' in params (see params=all for the fields "
                         "of %s)\n", p, views[0].cls);
                 return -1;
@@ -315,6 +392,8 @@ int cli_print_records(struct cli *c, struct cli_view *views, unsigned n, const c
         struct cli_view *v = &views[r];
         struct cli_field *sel[512];
         unsigned ns = 0;
+        if (all) /* xe's records include fields of related objects */
+            cli_view_derive(c, v);
         if (all || !list) {
             for (unsigned i = 0; i < v->n && ns < 512; i++)
                 sel[ns++] = &v->f[i];
@@ -322,7 +401,7 @@ int cli_print_records(struct cli *c, struct cli_view *views, unsigned n, const c
             ATOLL_AUTOFREE char *copy = atoll_strdup(list);
             for (char *save = NULL, *p = strtok_r(copy, ",", &save); p && ns < 512;
                  p = strtok_r(NULL, ",", &save)) {
-                struct cli_field *f = cli_view_field(v, p);
+                struct cli_field *f = cli_view_field_any(c, v, p);
                 if (f)
                     sel[ns++] = f;
             }

@@ -27,6 +27,9 @@ struct cli_view {
     struct atoll_value *rec;          /* the record (owned reference) */
     struct cli_field *f;
     unsigned n;
+    int derived;                      /* cli_view_derive ran */
+    struct atoll_value *extra[4];     /* records the derived fields borrow from (owned) */
+    unsigned nextra;
 };
 
 /* xe name <-> XenAPI name ("name-label" <-> "name_label"); owned results. */
@@ -39,6 +42,17 @@ void cli_view_init(struct cli_view *v, const char *cls, struct atoll_value *ref,
 void cli_view_fini(struct cli_view *v);
 /* The field with xe name (or XenAPI name); NULL if the record has none. */
 struct cli_field *cli_view_field(struct cli_view *v, const char *name);
+/*
+ * Adds the fields xe shows from related objects (VM: memory-actual,
+ * VCPUs-number, start-time, install-time from VM_metrics; os-version,
+ * PV-drivers-version, networks from VM_guest_metrics; host: memory-total,
+ * host-metrics-live), fetched from the server once per view.
+ */
+void cli_view_derive(struct cli *c, struct cli_view *v);
+/* 1 if xe is one of those related fields of class cls. */
+int cli_is_derived(const char *cls, const char *xe);
+/* cli_view_field, deriving the related fields first when name is not a record field. */
+struct cli_field *cli_view_field_any(struct cli *c, struct cli_view *v, const char *name);
 /* The field's text as xe prints it (refs resolved through the server, cached). */
 const char *cli_field_text(struct cli *c, struct cli_field *f);
 /* Text of one map entry, NULL if the field is no map or has no such key. */

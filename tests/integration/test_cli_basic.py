@@ -139,6 +139,9 @@ t.ok(len(recs) == 1 and recs[0].get("name-label") == ("RW", "web1b") and
      recs[0].get("other-config", ("",))[0] == "MRW" and
      "role: web" in recs[0].get("other-config", ("", ""))[1] and
      recs[0].get("uuid") == ("RO", u1), "vm-param-list: every field, tagged")
+t.ok(recs and recs[0].get("memory-actual", ("",))[0] == "RO" and
+     recs[0].get("os-version", ("",))[0] == "MRO",
+     "vm-param-list: xe's fields from VM_metrics and VM_guest_metrics too")
 rc, out, err = cli.run("vm-param-add", f"uuid={u1}", "param-name=tags", "param-key=blue")
 t.ok(rc == 0 and vm_rec(u1)["tags"] == ["blue"], "vm-param-add to a set (tags)")
 rc, out, err = cli.run("vm-param-add", f"uuid={u1}", "param-name=other-config", "zone=a")

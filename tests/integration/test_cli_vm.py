@@ -67,6 +67,11 @@ t.is_eq(cli.out("vm-list", "power-state=running", "--minimal"), u,
 t.is_eq(cli.out("vm-param-get", f"uuid={u}", "param-name=power-state"), "running",
         "vm-param-get power-state: running")
 
+t.is_eq(cli.out("vm-list", "name-label=guest1", "params=memory-actual", "--minimal"),
+        str(64 << 20), "vm-list params=memory-actual: 64 MiB from VM_metrics")
+t.is_eq(cli.out("vm-param-get", f"uuid={u}", "param-name=VCPUs-number"), "2",
+        "vm-param-get VCPUs-number: 2 from VM_metrics")
+
 # console
 c = cli.spawn("console", "vm=guest1", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
               stderr=subprocess.PIPE)
