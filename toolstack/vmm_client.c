@@ -191,6 +191,7 @@ int ts_vmm_client_connect(const char *path, const char *uuid, pid_t pid, int tim
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
     int64_t end = now_ms() + timeout_ms;
+    unsigned tries = 0;
     for (;;) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -223,7 +224,8 @@ int ts_vmm_client_connect(const char *path, const char *uuid, pid_t pid, int tim
                      !still_there(pid) ? "the VMM exited" : strerror(e));
             return -1;
         }
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        /* the socket appears within milliseconds of the spawn: poll finely at first */
+        struct timespec ts = {0, (tries++ < 500 ? 1 : 10) * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
 }
