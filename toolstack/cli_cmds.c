@@ -266,7 +266,8 @@ static int cmd_param_change(struct cli *c, const struct cli_cmd *cmd)
 
 #define SEL "<selectors>: any field=value (name-label=, power-state=, other-config:key=)"
 #define CLASS_CMDS(pfx, cls, defaults, what)                                                    \
-    {pfx "-list", cmd_list, cls, defaults, "", "params=<field,...|all>, --minimal, <field>=<value>",   \
+    {pfx "-list", cmd_list, cls, defaults, "",                                                  \
+     "params=<field,...|all>, --minimal, <field>=<value>",                                     \
      "List the " what " that match every <field>=<value> given."},                             \
     {pfx "-param-list", cmd_param_list, cls, NULL, "uuid", "",                                  \
      "Show every field of one " what "."},                                                     \

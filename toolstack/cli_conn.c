@@ -151,7 +151,8 @@ static int tls_start(struct cli_conn *c, char **msg)
         return -1;
     }
     unsigned char addr[16];
-    int is_ip = inet_pton(AF_INET, c->server, addr) == 1 || inet_pton(AF_INET6, c->server, addr) == 1;
+    int is_ip = inet_pton(AF_INET, c->server, addr) == 1 ||
+                inet_pton(AF_INET6, c->server, addr) == 1;
     if (!is_ip)
         SSL_set_tlsext_host_name(c->ssl, c->server);
     if (c->cafile) { /* the certificate must name the host (or address) we asked for */

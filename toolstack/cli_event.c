@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,15 @@ static void restore_tty(void)
     tio_saved = 0;
 }
 
+/* Killed while the terminal is raw: give it back, then die of the signal as usual. */
+static void on_fatal_signal(int sig)
+{
+    if (tio_saved)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio); /* async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
 {
     struct cli_view *v;
@@ -188,6 +198,9 @@ int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd)
     if (tty && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
         struct termios raw = saved_tio;
         cfmakeraw(&raw);
+        signal(SIGTERM, on_fatal_signal);
+        signal(SIGHUP, on_fatal_signal);
+        signal(SIGINT, on_fatal_signal);
         tio_saved = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
         fprintf(stderr, "Connected to the console of %s; press Ctrl-] to leave.\r\n", label);
     }

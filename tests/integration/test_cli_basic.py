@@ -164,8 +164,9 @@ huuids = sorted(h["uuid"] for h in hosts.values())
 t.is_eq(sorted(filter(None, cli.out("host-list", "--minimal").split(","))), huuids,
         "host-list --minimal: the hosts xmlrpc sees")
 recs = ct.parse_records(cli.out("host-list"))
-t.ok(len(recs) == len(hosts) and all(set(r) == {"uuid", "name-label", "name-description"}
-                                     for r in recs), "host-list: uuid, name-label, name-description")
+t.ok(len(recs) == len(hosts) and
+     all(set(r) == {"uuid", "name-label", "name-description"} for r in recs),
+     "host-list: uuid, name-label, name-description")
 if huuids:
     hname = [h["name_label"] for h in hosts.values()][0]
     t.is_eq(cli.out("host-param-get", f"uuid={huuids[0]}", "param-name=name-label"), hname,

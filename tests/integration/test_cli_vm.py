@@ -5,9 +5,11 @@ console (the READY line, input echoed, Ctrl-] leaves), vm-pause/unpause, xe's
 VM_BAD_POWER_STATE error, vm-reboot (clean and --force), vm-shutdown (clean and --force),
 vm-suspend/resume where atolld has them, vm-destroy; states cross-checked with xmlrpc."""
 import os
+import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -98,6 +100,31 @@ t.ok(alive and crc == 0, "console: Ctrl-] leaves with exit status 0")
 if not alive:
     t.diag(f"console ended early: {c.stderr.read().decode(errors='replace')}")
 t.is_eq(state(u), "Running", "console: leaving does not disturb the VM")
+
+# console on a terminal: raw mode while attached, Ctrl-] leaves, the terminal is restored
+master, slave = pty.openpty()
+before = termios.tcgetattr(slave)
+c = cli.spawn("console", "vm=guest1", stdin=slave, stdout=slave, stderr=slave)
+buf, end = b"", time.time() + 60
+while b"ATOLL READY" not in buf and time.time() < end:
+    r, _, _ = select.select([master], [], [], 0.5)
+    if r:
+        try:
+            buf += os.read(master, 4096)
+        except OSError:
+            break
+raw = termios.tcgetattr(slave)
+t.ok(b"press Ctrl-] to leave" in buf and b"ATOLL READY" in buf and
+     not (raw[3] & termios.ICANON), "console on a terminal: banner, READY line, raw mode")
+os.write(master, b"\x1d")
+try:
+    crc = c.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    crc = None
+t.ok(crc == 0 and termios.tcgetattr(slave) == before,
+     "console on a terminal: Ctrl-] leaves and the terminal settings come back")
+os.close(master)
+os.close(slave)
 
 # pause / unpause and xe's error
 rc, out, err = cli.run("vm-pause", "vm=guest1")
