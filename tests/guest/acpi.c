@@ -165,7 +165,10 @@ static void parse_fadt(struct acpi_info *info, const uint8_t *t, uint32_t len)
         return;
     info->have_fadt = 1;
     info->dsdt_pa = rd32(t + 40);
+    info->sci_irq = rd16(t + 46);
     info->smi_cmd = rd32(t + 48);
+    info->pm1a_evt = rd32(t + 56);
+    info->pm1_evt_len = t[88];
     info->acpi_enable = t[52];
     info->pm1a_cnt.space = ACPI_SPACE_IO;
     info->pm1a_cnt.bit_width = 16;
@@ -184,6 +187,12 @@ static void parse_fadt(struct acpi_info *info, const uint8_t *t, uint32_t len)
     }
     if (len >= 148 && rd64(t + 140))
         info->dsdt_pa = rd64(t + 140);
+    if (len >= 160) {
+        struct acpi_gas g;
+        read_gas(&g, t + 148);
+        if (g.addr && g.space == ACPI_SPACE_IO && g.addr < 0x10000)
+            info->pm1a_evt = (uint32_t)g.addr;
+    }
     if (len >= 184) {
         struct acpi_gas g;
         read_gas(&g, t + 172);

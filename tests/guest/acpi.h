@@ -41,6 +41,9 @@ struct acpi_info {
     int have_fadt;
     uint32_t fadt_flags;
     int hw_reduced;
+    uint16_t sci_irq;       /* ISA IRQ of the SCI (FADT SCI_INT) */
+    uint32_t pm1a_evt;      /* PM1a_EVT_BLK I/O port (status; enable at + pm1_evt_len / 2) */
+    uint8_t pm1_evt_len;
     uint32_t smi_cmd;
     uint8_t acpi_enable;
     struct acpi_gas pm1a_cnt, pm1b_cnt;

@@ -133,6 +133,12 @@ static void serial_irq(unsigned vector)
     lapic_eoi();
 }
 
+static void sci_irq(unsigned vector)
+{
+    power_sci(vector);
+    lapic_eoi();
+}
+
 static void boot(void)
 {
     struct guest *g = &guest;
@@ -168,6 +174,10 @@ static void boot(void)
     con_set_irq_mode(!polled);
     timer_init();
     power_init(&g->acpi);
+    if (g->acpi.have_ioapic && g->acpi.sci_irq < 16) {
+        cpu_set_handler(VEC_IRQ_BASE + g->acpi.sci_irq, sci_irq);
+        power_button_init(VEC_IRQ_BASE + g->acpi.sci_irq, pc->apic_id);
+    }
     unsigned online = g->acpi.ncpus ? smp_boot(&g->acpi) : 1;
     uint64_t ms = timer_now_ns() / 1000000;
     con_printf("ATOLL READY cpus=%u mem_kib=%lu boot_ms=%lu\n", online, mm_total_kib(&g->mm),

@@ -1,15 +1,22 @@
 /*
  * tests/guest/power.c - ACPI S5 and reset (see power.h). Register writes go through a
  * Generic Address Structure (I/O port or MMIO). Without ACPI the guest tries port 0x604
- * (QEMU's and atoll-vmm's PM1a_CNT) and says so. Threads: the boot CPU.
+ * (QEMU's and atoll-vmm's PM1a_CNT) and says so. The fixed power button's SCI only flags
+ * the loop; the loop reads and clears PM1_STS (a level interrupt re-fires until then).
+ * Threads: the boot CPU.
  */
 #include "power.h"
 
+#include "apic.h"
 #include "arch.h"
 #include "console.h"
 #include "timer.h"
 
+#define PWRBTN (1u << 8) /* PM1 status and enable bit of the fixed power button */
+
 static const struct acpi_info *acpi;
+static volatile int sci_kick;
+static int button_ready;
 
 void power_init(const struct acpi_info *info)
 {
@@ -39,6 +46,41 @@ static void gas_write(const struct acpi_gas *g, uint32_t v)
 static void settle(void)
 {
     timer_delay_us(200000);
+}
+
+int power_button_init(unsigned vector, uint32_t dest_apic)
+{
+    if (!acpi || !acpi->have_fadt || acpi->hw_reduced || !acpi->pm1a_evt ||
+        acpi->pm1_evt_len < 4 || !acpi->have_ioapic || acpi->sci_irq >= 16)
+        return -1;
+    uint16_t sts = (uint16_t)acpi->pm1a_evt;
+    uint16_t en = (uint16_t)(acpi->pm1a_evt + acpi->pm1_evt_len / 2);
+    outw(sts, (uint16_t)PWRBTN); /* write 1 to clear a stale press */
+    outw(en, (uint16_t)(inw(en) | PWRBTN));
+    uint16_t flags = acpi->isa_flags[acpi->sci_irq];
+    if (!flags)
+        flags = 0x0f; /* no override: the SCI is level-triggered, active low */
+    ioapic_route(acpi->isa_gsi[acpi->sci_irq], vector, dest_apic, flags);
+    button_ready = 1;
+    return 0;
+}
+
+void power_sci(unsigned vector)
+{
+    (void)vector;
+    sci_kick = 1;
+}
+
+int power_button_pressed(void)
+{
+    if (!button_ready || !__atomic_exchange_n(&sci_kick, 0, __ATOMIC_ACQ_REL))
+        return 0;
+    uint16_t sts = (uint16_t)acpi->pm1a_evt;
+    uint16_t v = inw(sts);
+    if (!(v & PWRBTN))
+        return 0;
+    outw(sts, (uint16_t)PWRBTN); /* write 1 to clear: the level SCI drops */
+    return 1;
 }
 
 const char *power_off(void)

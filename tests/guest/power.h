@@ -9,6 +9,15 @@
 #include "acpi.h"
 
 void power_init(const struct acpi_info *info);
+
+/* Fixed-hardware power button (full ACPI: PM1 PWRBTN_EN/STS, SCI through the IOAPIC).
+ * power_button_init enables it and routes the SCI to vector on dest_apic; returns 0, or -1
+ * when the platform has none (hardware-reduced ACPI uses a GED device: not handled yet). */
+int power_button_init(unsigned vector, uint32_t dest_apic);
+/* The SCI handler: flags the loop (idempotent). */
+void power_sci(unsigned vector);
+/* From the command loop: whether the button was pressed since the last call (clears it). */
+int power_button_pressed(void);
 /* Each returns only when the platform ignored the request, with a reason for the console. */
 const char *power_off(void);
 const char *power_reboot(void);

@@ -252,6 +252,11 @@ void shell_run(struct guest *g, int polled)
                 con_puts("atoll> ");
             }
         }
+        if (power_button_pressed()) {
+            con_printf("\natoll-guest: power button pressed\n");
+            cmd_poweroff(g, NULL);
+            con_puts("atoll> ");
+        }
         if (dirty_work()) {
             uint64_t now = timer_now_ns();
             if (now >= next_poll) {

@@ -118,7 +118,10 @@ static void build(int hw_reduced)
 
     header(FADT, "FACP", 276, 6);
     w32(FADT + 40, DSDT);
+    w16(FADT + 46, 9);
     w32(FADT + 48, 0xb2);
+    w32(FADT + 56, 0x600);
+    mem[FADT + 88] = 4;
     mem[FADT + 52] = 0xf1;
     w32(FADT + 64, 0x604);
     w32(FADT + 112, hw_reduced ? (1u << 20) : 0);
@@ -157,6 +160,8 @@ int main(void)
     is_int(a.isa_gsi[4], 4, "IRQ 4 identity");
     ok(a.have_fadt && !a.hw_reduced, "FADT, full ACPI");
     ok(a.pm1a_cnt.space == ACPI_SPACE_IO && a.pm1a_cnt.addr == 0x604, "PM1a_CNT port 0x604");
+    ok(a.sci_irq == 9 && a.pm1a_evt == 0x600 && a.pm1_evt_len == 4,
+       "SCI IRQ 9 and PM1a_EVT_BLK 0x600 (4 bytes) for the power button");
     ok(a.have_reset && a.reset_reg.addr == 0xcf9 && a.reset_value == 6, "RESET_REG 0xcf9 <- 6");
     ok(a.have_s5 && a.s5_typa == 5 && a.s5_typb == 0, "_S5_ from the DSDT (not _S4_)");
     is_str(a.oem_id, "ATOLL ", "OEM id");

@@ -2,8 +2,9 @@
 """tests/guest/test_qemu_boot.py - boots the test guest under an independent VMM
 (qemu-system-x86_64 with KVM) and checks the console contract: the boot line with the
 command line, the READY line, cpus with -smp 2, mem, echo, unknown commands, and that
-poweroff (ACPI S5: PM1a_CNT on pc, SLEEP_CONTROL_REG on the hardware-reduced microvm) ends
-QEMU with status 0. Skipped with its reason without /dev/kvm or qemu-system-x86_64.
+poweroff (ACPI S5: PM1a_CNT on pc, SLEEP_CONTROL_REG on the hardware-reduced microvm) and the
+ACPI power button (QEMU's system_powerdown on q35: SCI, PM1 PWRBTN_STS) end QEMU with status 0.
+Skipped with its reason without /dev/kvm or qemu-system-x86_64.
 """
 import os
 import re
@@ -30,9 +31,10 @@ class Guest:
     def __init__(self, machine, smp, mem, cmdline, extra=()):
         self.dir = t.tmpdir("atoll-guest-")
         sock = os.path.join(self.dir, "console.sock")
+        self.monitor = os.path.join(self.dir, "monitor.sock")
         args = [QEMU, "-M", machine, "-enable-kvm", "-cpu", "host,-arch-capabilities",
                 "-m", str(mem), "-smp", str(smp), "-display", "none", "-no-reboot",
-                "-monitor", "none", "-nodefaults", "-kernel", ELF, "-append", cmdline,
+                "-monitor", f"unix:{self.monitor},server=on,wait=off", "-nodefaults", "-kernel", ELF, "-append", cmdline,
                 "-chardev", f"socket,id=con,path={sock},server=on,wait=on",
                 "-serial", "chardev:con", *extra]
         self.proc = t.spawn(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -79,6 +81,16 @@ class Guest:
         lines = out.replace("\r", "").split("\n")
         return "\n".join(lines[1:-1])
 
+    def hmp(self, line):
+        """Sends one command to QEMU's human monitor."""
+        m = socket.socket(socket.AF_UNIX)
+        m.settimeout(5)
+        m.connect(self.monitor)
+        m.recv(4096)  # banner and prompt
+        m.sendall(line.encode() + b"\n")
+        time.sleep(0.2)
+        m.close()
+
     def wait(self, timeout=20):
         try:
             return self.proc.wait(timeout)
@@ -86,7 +98,7 @@ class Guest:
             return None
 
 
-def boot_and_check(machine, smp, mem):
+def boot_and_check(machine, smp, mem, button):
     cmdline = f"atoll.test={machine} quiet"
     g = Guest(machine, smp, mem, cmdline)
     what = f"{machine} -smp {smp} -m {mem}"
@@ -111,15 +123,20 @@ def boot_and_check(machine, smp, mem):
     t.is_eq(g.command("frobnicate"), "error: unknown command 'frobnicate' (try help)",
             f"{what}: unknown command")
     t.ok(re.fullmatch(r"uptime ms=\d+", g.command("uptime") or "") is not None, f"{what}: uptime")
-    g.sock.sendall(b"poweroff\n")
-    status = g.wait(20)
-    t.is_eq(status, 0, f"{what}: poweroff ends QEMU with status 0")
+    if button:
+        g.hmp("system_powerdown")
+        t.ok(g.expect(rb"power button pressed", 20) is not None, f"{what}: power button seen")
+        t.is_eq(g.wait(20), 0, f"{what}: the ACPI power button ends QEMU with status 0")
+    else:
+        g.sock.sendall(b"poweroff\n")
+        t.is_eq(g.wait(20), 0, f"{what}: poweroff ends QEMU with status 0")
 
 
 def main():
-    for machine, smp, mem in (("microvm", 2, 64), ("pc", 2, 128), ("q35", 1, 256)):
+    for machine, smp, mem, button in (("microvm", 2, 64, False), ("pc", 2, 128, False),
+                                      ("q35", 1, 256, True)):
         try:
-            boot_and_check(machine, smp, mem)
+            boot_and_check(machine, smp, mem, button)
         except RuntimeError as e:
             t.ok(False, f"{machine}: {e}")
     t.done()
