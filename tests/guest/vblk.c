@@ -237,7 +237,8 @@ static void probe(struct guest *g)
 {
     probed = 1;
     for (unsigned s = 0; s < 32 && ndisks < VBLK_MAX; s++) {
-        if (pci_read32(s, 0) != 0x10421af4)
+        uint32_t id = pci_read32(s, 0);
+        if (id != 0x10421af4 && id != 0x10011af4) /* modern, or transitional (QEMU) */
             continue;
         struct vblk *d = &disks[ndisks++];
         d->slot = s;
