@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/ssl.h>
 
 #include "atoll/log.h"
@@ -81,6 +82,12 @@ static struct {
     struct evhttp_connection **conns;
     size_t conns_cap, nconns;
     struct ts_http_stats stats;
+    /* HTTPS connections are also counted from accept to close (SSL ex_data free callback):
+     * at max_conns the HTTPS listener stops accepting until one closes */
+    struct evconnlistener *tls_listener;
+    unsigned tls_conns;
+    int tls_paused;
+    int ssl_idx;
     pthread_mutex_t stop_lock; /* orders workers' reply posting against shutdown */
     int stopping;
 } H = {.stop_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -454,11 +461,35 @@ void ts_http_get_stats(struct ts_http_stats *out)
 
 /* ---------------------------------------------------------------- listeners */
 
+/* Called by OpenSSL when a connection's SSL object is freed (the bufferevent owns it). */
+static void tls_conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                          void *argp)
+{
+    if (!ptr || H.tls_conns == 0)
+        return;
+    H.tls_conns--;
+    if (H.tls_paused && H.tls_conns < H.max_conns && H.tls_listener) {
+        evconnlistener_enable(H.tls_listener);
+        H.tls_paused = 0;
+    }
+}
+
 static struct bufferevent *bev_tls(struct event_base *base, void *arg)
 {
     SSL *ssl = SSL_new(H.ssl);
     if (!ssl)
         return NULL;
+    SSL_set_ex_data(ssl, H.ssl_idx, &H); /* non-NULL: counted */
+    if (++H.tls_conns >= H.max_conns && H.tls_listener && !H.tls_paused) {
+        evconnlistener_disable(H.tls_listener);
+        H.tls_paused = 1;
+        static uint64_t last_ns; /* a client can cause this: at most one line per 10 s */
+        uint64_t now = atoll_now_ns();
+        if (!last_ns || now - last_ns > 10000000000ull) {
+            last_ns = now;
+            log_warn("%u HTTPS connections: not accepting more until one closes", H.tls_conns);
+        }
+    }
     struct bufferevent *bev = bufferevent_openssl_socket_new(
         base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev)
@@ -487,9 +518,12 @@ static struct evhttp *new_http(const struct ts_http_config *cfg, int local, cons
 }
 
 static int bind_tcp(struct evhttp *http, const char *addr, int port, const char *what,
-                    struct atoll_err *err)
+                    struct evconnlistener **listener, struct atoll_err *err)
 {
-    if (!evhttp_bind_socket_with_handle(http, addr, (ev_uint16_t)port)) {
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, addr, (ev_uint16_t)port);
+    if (listener && bs)
+        *listener = evhttp_bound_socket_get_listener(bs);
+    if (!bs) {
         ATOLL_ERR_ERRNO(err, ATOLL_E_INTERNAL_ERROR, errno, "cannot listen");
         atoll_err_detail(err, "%s on %s:%d: %s", what, addr, port, strerror(errno));
         return -1;
@@ -546,14 +580,15 @@ int ts_http_start(struct event_base *base, const struct ts_http_config *cfg,
         H.ssl = ts_tls_server_ctx(cert, key, err);
         if (!H.ssl)
             return -1;
+        H.ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, tls_conn_gone);
         struct evhttp *https = new_http(cfg, 0, "HTTPS");
         evhttp_set_bevcb(https, bev_tls, NULL);
-        if (bind_tcp(https, addr, cfg->https_port, "HTTPS", err) < 0)
+        if (bind_tcp(https, addr, cfg->https_port, "HTTPS", &H.tls_listener, err) < 0)
             return -1;
     }
     if (cfg->http_port) {
         struct evhttp *http = new_http(cfg, 0, "HTTP");
-        if (bind_tcp(http, addr, cfg->http_port, "HTTP", err) < 0)
+        if (bind_tcp(http, addr, cfg->http_port, "HTTP", NULL, err) < 0)
             return -1;
     }
     if (cfg->unix_path) {
@@ -573,6 +608,7 @@ void ts_http_stop(void)
     pthread_mutex_lock(&H.stop_lock);
     H.stopping = 1;
     pthread_mutex_unlock(&H.stop_lock);
+    H.tls_listener = NULL; /* freed with its evhttp below; SSL frees must not touch it */
     for (unsigned i = 0; i < H.nl; i++)
         evhttp_free(H.l[i].http);
     H.nl = 0;

@@ -4,6 +4,8 @@ own session) all get correct answers; a long-blocking call does not stall the ot
 bound on concurrently served connections answers 503 beyond it and recovers."""
 import http.client
 import json
+import socket
+import ssl
 import threading
 
 import apitest as a
@@ -113,6 +115,32 @@ def main():
         threading.Event().wait(0.1)
     t.ok(ok_after, "after one closes, a new connection is admitted")
     for c in conns:
+        c.close()
+    # HTTPS is bounded at accept: beyond the limit no TLS handshake starts until one closes
+    tls = []
+    for _ in range(4):
+        s = socket.create_connection(("127.0.0.1", d2.https_port), timeout=10)
+        tls.append(a.insecure_ctx().wrap_socket(s))
+    extra = socket.create_connection(("127.0.0.1", d2.https_port), timeout=2)
+    try:
+        a.insecure_ctx().wrap_socket(extra)
+        refused = False
+    except (socket.timeout, ssl.SSLError, OSError):
+        refused = True
+    extra.close()
+    t.ok(refused, "a fifth HTTPS connection is not accepted while 4 are open")
+    tls.pop().close()
+    accepted = False
+    for _ in range(50):
+        try:
+            s = socket.create_connection(("127.0.0.1", d2.https_port), timeout=5)
+            a.insecure_ctx().wrap_socket(s).close()
+            accepted = True
+            break
+        except (socket.timeout, ssl.SSLError, OSError):
+            threading.Event().wait(0.1)
+    t.ok(accepted, "after one closes, HTTPS accepts again")
+    for c in tls:
         c.close()
     t.is_eq(d2.stop(), 0, "clean stop")
     t.done()
