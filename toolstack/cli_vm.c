@@ -1,7 +1,8 @@
 /*
  * toolstack/cli_vm.c - the atoll CLI's VM actions: vm-start, -shutdown,
  * -reboot, -pause, -unpause, -suspend, -resume on xe selectors, vm-destroy by
- * uuid, and vm-install (from a template, or in Atoll directly from a kernel).
+ * uuid, and vm-install (from a template - VM.clone, or a copy of its settings
+ * where the server has no clone - or, in Atoll, directly from a kernel).
  * Threads: single-threaded. Trust: arguments are user input, checked before use.
  */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "atoll/util.h"
 #include "cli.h"
 #include "cli_format.h"
+#include "dm.h"
 
 static int parse_bool(struct cli *c, const char *key, const char *v, int *out)
 {
@@ -140,16 +142,115 @@ static struct atoll_value *find_template(struct cli *c, const char *name)
     return found;
 }
 
+/* What vm-install was asked for. */
+struct install {
+    const char *name, *desc, *kernel, *ramdisk, *args;
+    int has_mem, has_vcpus;
+    int64_t mem, vcpus;
+};
+
+static void set_int_text(struct atoll_value *rec, const char *key, int64_t v)
+{
+    atoll_value_struct_set(rec, key, atoll_value_string_take(
+                                         atoll_strdup_printf("%lld", (long long)v)));
+}
+
+/*
+ * The record for VM.create: the template's settable and create-time fields
+ * (its run-time state left out), or defaults, with what was asked on top.
+ */
+static struct atoll_value *install_record(struct atoll_value *tmpl, const struct install *in)
+{
+    static const char *const skip[] = {"power_state", "suspend_VDI", "last_booted_record",
+                                       "last_boot_CPU_flags", "generation_id", "NVRAM",
+                                       "is_vmss_snapshot", "snapshot_schedule", NULL};
+    struct atoll_value *rec = atoll_value_struct();
+    const struct ts_dm_class *dc = ts_dm_class_find("VM");
+    for (size_t i = 0; tmpl && dc && i < atoll_value_struct_len(tmpl); i++) {
+        const char *k;
+        struct atoll_value *v;
+        atoll_value_struct_at(tmpl, i, &k, &v);
+        const struct ts_dm_field *f = ts_dm_field_find(dc, k, NULL);
+        int skipped = !f || f->qual == TS_DM_DRO;
+        for (unsigned j = 0; skip[j] && !skipped; j++)
+            skipped = strcmp(skip[j], k) == 0;
+        if (!skipped)
+            atoll_value_struct_set(rec, k, atoll_value_ref(v));
+    }
+    atoll_value_struct_set_string(rec, "name_label", in->name);
+    atoll_value_struct_set_bool(rec, "is_a_template", 0);
+    if (in->desc || !tmpl)
+        atoll_value_struct_set_string(rec, "name_description", in->desc ? in->desc : "");
+    const char *const strs[][2] = {{"PV_kernel", in->kernel}, {"PV_ramdisk", in->ramdisk},
+                                   {"PV_args", in->args}};
+    for (unsigned i = 0; i < 3; i++)
+        if (strs[i][1] || !tmpl)
+            atoll_value_struct_set_string(rec, strs[i][0], strs[i][1] ? strs[i][1] : "");
+    if (in->has_mem || !tmpl) {
+        const char *memf[] = {"memory_static_min", "memory_static_max", "memory_dynamic_min",
+                              "memory_dynamic_max"};
+        for (unsigned i = 0; i < 4; i++)
+            set_int_text(rec, memf[i], in->has_mem ? in->mem : 256 << 20);
+    }
+    if (in->has_vcpus || !tmpl) {
+        set_int_text(rec, "VCPUs_max", in->has_vcpus ? in->vcpus : 1);
+        set_int_text(rec, "VCPUs_at_startup", in->has_vcpus ? in->vcpus : 1);
+    }
+    return rec;
+}
+
+/* After VM.clone: what was asked, through the setters. 0 or -1 (printed). */
+static int adjust_clone(struct cli *c, struct atoll_value *ref, const struct install *in)
+{
+    struct cli_err e = {0};
+    struct atoll_value *pp[] = {ref};
+    ATOLL_AUTOVALUE r = cli_call(c, "VM.provision", pp, 1, &e);
+    if (!r && !cli_err_is(&e, "MESSAGE_METHOD_UNKNOWN"))
+        return report(&e);
+    cli_err_clear(&e);
+    ATOLL_AUTOVALUE no = atoll_value_bool(0);
+    if (set(c, ref, "VM.set_is_a_template", no) < 0)
+        return -1;
+    const char *const strs[][2] = {{"VM.set_name_description", in->desc},
+                                   {"VM.set_PV_kernel", in->kernel},
+                                   {"VM.set_PV_ramdisk", in->ramdisk},
+                                   {"VM.set_PV_args", in->args}};
+    for (unsigned i = 0; i < 4; i++) {
+        if (!strs[i][1])
+            continue;
+        ATOLL_AUTOVALUE sv = atoll_value_string(strs[i][1]);
+        if (set(c, ref, strs[i][0], sv) < 0)
+            return -1;
+    }
+    if (in->has_mem) {
+        ATOLL_AUTOVALUE m = atoll_value_int(in->mem);
+        struct atoll_value *mp[] = {ref, m, m, m, m};
+        ATOLL_AUTOVALUE r2 = cli_call(c, "VM.set_memory_limits", mp, 5, &e);
+        if (!r2)
+            return report(&e);
+    }
+    if (in->has_vcpus) { /* raise the maximum first, lower it last */
+        ATOLL_AUTOVALUE nvv = atoll_value_int(in->vcpus);
+        if (set(c, ref, "VM.set_VCPUs_at_startup", nvv) < 0)
+            return set(c, ref, "VM.set_VCPUs_max", nvv) < 0 ||
+                   set(c, ref, "VM.set_VCPUs_at_startup", nvv) < 0 ? -1 : 0;
+        return set(c, ref, "VM.set_VCPUs_max", nvv);
+    }
+    return 0;
+}
+
 int cli_cmd_vm_install(struct cli *c, const struct cli_cmd *cmd)
 {
-    const char *name = cli_arg(c, "new-name-label"), *tmpl = cli_arg(c, "template");
-    const char *kernel = cli_arg(c, "kernel"), *ramdisk = cli_arg(c, "ramdisk");
-    const char *args = cli_arg(c, "args"), *mem = cli_arg(c, "memory");
-    const char *vcpus = cli_arg(c, "vcpus"), *desc = cli_arg(c, "new-name-description");
+    struct install in = {.name = cli_arg(c, "new-name-label"),
+                         .desc = cli_arg(c, "new-name-description"),
+                         .kernel = cli_arg(c, "kernel"), .ramdisk = cli_arg(c, "ramdisk"),
+                         .args = cli_arg(c, "args")};
+    const char *tmpl = cli_arg(c, "template");
+    const char *mem = cli_arg(c, "memory"), *vcpus = cli_arg(c, "vcpus");
     (void)cmd;
-    if (!name)
+    if (!in.name)
         return cli_usage(c, "missing parameter 'new-name-label' (the new VM's name)");
-    if (!tmpl && !kernel)
+    if (!tmpl && !in.kernel)
         return cli_usage(c, "expected template=<template name or uuid> or kernel=<path of the "
                          "kernel to boot>");
     if (cli_check_unused(c) < 0)
@@ -161,77 +262,35 @@ int cli_cmd_vm_install(struct cli *c, const struct cli_cmd *cmd)
                          "is MiB), got '%s'", mem);
     if (vcpus && (atoll_parse_u64(vcpus, 10, &nv) < 0 || nv < 1 || nv > 256))
         return cli_usage(c, "vcpus: expected a count from 1 to 256, got '%s'", vcpus);
+    in.has_mem = mem != NULL;
+    in.mem = (int64_t)bytes;
+    in.has_vcpus = vcpus != NULL;
+    in.vcpus = (int64_t)nv;
 
     struct cli_err e = {0};
     ATOLL_AUTOVALUE ref = NULL;
+    ATOLL_AUTOVALUE trec = NULL;
     if (tmpl) {
         ATOLL_AUTOVALUE t = find_template(c, tmpl);
         if (!t)
             return -1;
-        ATOLL_AUTOVALUE nm = atoll_value_string(name);
+        ATOLL_AUTOVALUE nm = atoll_value_string(in.name);
         struct atoll_value *p[] = {t, nm};
         ref = cli_call(c, "VM.clone", p, 2, &e);
-        if (!ref)
-            return report(&e);
-        struct atoll_value *pp[] = {ref};
-        ATOLL_AUTOVALUE r = cli_call(c, "VM.provision", pp, 1, &e);
-        if (!r && !cli_err_is(&e, "MESSAGE_METHOD_UNKNOWN"))
+        if (ref && adjust_clone(c, ref, &in) < 0)
+            return -1;
+        if (!ref && !cli_err_is(&e, "MESSAGE_METHOD_UNKNOWN"))
             return report(&e);
         cli_err_clear(&e);
-        ATOLL_AUTOVALUE no = atoll_value_bool(0);
-        if (set(c, ref, "VM.set_is_a_template", no) < 0)
-            return -1;
-        if (desc) {
-            ATOLL_AUTOVALUE d = atoll_value_string(desc);
-            if (set(c, ref, "VM.set_name_description", d) < 0)
-                return -1;
-        }
-        const char *const fields[][2] = {{"VM.set_PV_kernel", kernel},
-                                         {"VM.set_PV_ramdisk", ramdisk},
-                                         {"VM.set_PV_args", args}};
-        for (unsigned i = 0; i < 3; i++) {
-            if (!fields[i][1])
-                continue;
-            ATOLL_AUTOVALUE s = atoll_value_string(fields[i][1]);
-            if (set(c, ref, fields[i][0], s) < 0)
-                return -1;
-        }
-        if (mem) {
-            ATOLL_AUTOVALUE m = atoll_value_int((int64_t)bytes);
-            struct atoll_value *mp[] = {ref, m, m, m, m};
-            ATOLL_AUTOVALUE r2 = cli_call(c, "VM.set_memory_limits", mp, 5, &e);
-            if (!r2)
+        if (!ref) { /* no VM.clone here: a new VM from the template's settings (no disks) */
+            struct atoll_value *tp[] = {t};
+            trec = cli_call(c, "VM.get_record", tp, 1, &e);
+            if (!trec)
                 return report(&e);
         }
-        if (vcpus) { /* raise the maximum first, lower it last */
-            ATOLL_AUTOVALUE nvv = atoll_value_int((int64_t)nv);
-            if (set(c, ref, "VM.set_VCPUs_at_startup", nvv) < 0) {
-                if (set(c, ref, "VM.set_VCPUs_max", nvv) < 0 ||
-                    set(c, ref, "VM.set_VCPUs_at_startup", nvv) < 0)
-                    return -1;
-            } else if (set(c, ref, "VM.set_VCPUs_max", nvv) < 0) {
-                return -1;
-            }
-        }
-    } else {
-        ATOLL_AUTOVALUE rec = atoll_value_struct();
-        int64_t m = mem ? (int64_t)bytes : 256 << 20;
-        int64_t n = vcpus ? (int64_t)nv : 1;
-        atoll_value_struct_set_string(rec, "name_label", name);
-        atoll_value_struct_set_string(rec, "name_description", desc ? desc : "");
-        atoll_value_struct_set_string(rec, "PV_kernel", kernel);
-        atoll_value_struct_set_string(rec, "PV_ramdisk", ramdisk ? ramdisk : "");
-        atoll_value_struct_set_string(rec, "PV_args", args ? args : "");
-        const char *memf[] = {"memory_static_min", "memory_static_max", "memory_dynamic_min",
-                              "memory_dynamic_max"};
-        for (unsigned i = 0; i < 4; i++)
-            atoll_value_struct_set(rec, memf[i], atoll_value_string_take(
-                                       atoll_strdup_printf("%lld", (long long)m)));
-        atoll_value_struct_set(rec, "VCPUs_max",
-                               atoll_value_string_take(atoll_strdup_printf("%lld", (long long)n)));
-        atoll_value_struct_set(rec, "VCPUs_at_startup",
-                               atoll_value_string_take(atoll_strdup_printf("%lld", (long long)n)));
-        atoll_value_struct_set_bool(rec, "is_a_template", 0);
+    }
+    if (!ref) {
+        ATOLL_AUTOVALUE rec = install_record(trec, &in);
         struct atoll_value *p[] = {rec};
         ref = cli_call(c, "VM.create", p, 1, &e);
         if (!ref)

@@ -60,17 +60,24 @@ tref = a.value(x.VM.create(s, {"name_label": "tmpl-small", "is_a_template": True
                                "memory_static_min": str(32 << 20)}))
 tuuid = a.value(x.VM.get_uuid(s, tref))
 rc, out, err = cli.run("vm-install", "template=tmpl-small", "new-name-label=from-tmpl")
-if "MESSAGE_METHOD_UNKNOWN" in err and "VM.clone" in err:
-    t.skip("vm-install template=: new VM from the template", "VM.clone is not in atolld yet")
-else:
-    u3 = out.strip()
-    ok = rc == 0 and UUID.match(u3)
-    r3 = vm_rec(u3) if ok else {}
-    t.ok(ok and r3.get("name_label") == "from-tmpl" and r3.get("is_a_template") is False and
-         r3.get("PV_kernel") == "/images/guest.elf",
-         f"vm-install template=: a non-template clone ({err.strip()})")
-    if ok:
-        a.value(x.VM.destroy(s, a.value(x.VM.get_by_uuid(s, u3))))
+u3 = out.strip()
+ok = rc == 0 and UUID.match(u3)
+r3 = vm_rec(u3) if ok else {}
+t.ok(ok and r3.get("name_label") == "from-tmpl" and r3.get("is_a_template") is False and
+     r3.get("PV_kernel") == "/images/guest.elf" and str(r3.get("memory_static_max")) ==
+     str(32 << 20), f"vm-install template=: a VM with the template's settings ({err.strip()})")
+rc, out, err = cli.run("vm-install", f"template={tuuid}", "new-name-label=from-tmpl2",
+                       "memory=48M", "vcpus=3")
+u4 = out.strip()
+r4 = vm_rec(u4) if rc == 0 and UUID.match(u4) else {}
+t.ok(str(r4.get("memory_static_max")) == str(48 << 20) and str(r4.get("VCPUs_max")) == "3" and
+     r4.get("PV_kernel") == "/images/guest.elf",
+     f"vm-install template=<uuid> memory= vcpus=: overrides on the template ({err.strip()})")
+for uu in (u3, u4):
+    if UUID.match(uu or "-"):
+        a.value(x.VM.destroy(s, a.value(x.VM.get_by_uuid(s, uu))))
+rc, out, err = cli.run("vm-install", "template=no-such-template", "new-name-label=x")
+t.ok(rc == 1 and "no-such-template" in err, "vm-install template=<unknown>: exit 1 naming it")
 
 # ---- vm-list, every form
 rc, out, err = cli.run("vm-list")
