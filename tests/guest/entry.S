@@ -9,6 +9,11 @@
 
 #define TSS_LIMIT (TSS_HDR_SIZE + TSS_IOMAP_SIZE)
 
+/* the stack arithmetic below shifts by 12 and 14 */
+#if KSTACK_SIZE != 4096 || USTACK_SIZE != 16384
+#error "entry.S assumes KSTACK_SIZE 4096 and USTACK_SIZE 16384"
+#endif
+
 /* ---- PVH entry note: XEN_ELFNOTE_PHYS32_ENTRY (18), name "Xen", 64-bit address ---- */
     .section .note.Xen, "a"
     .p2align 2

@@ -101,7 +101,7 @@ unsigned smp_boot(const struct acpi_info *info)
             lapic_send_ipi(info->apic_ids[i], 0x4600 | (TRAMPOLINE_PA >> 12)); /* SIPI */
         }
         /* the second SIPI is ignored by APs already running, as the MP spec allows */
-        uint64_t deadline = timer_deadline_us(round == 0 ? 200000 : 2000000);
+        uint64_t deadline = timer_deadline_us(round == 0 ? 500000 : 10000000);
         while (online < want && !timer_passed(deadline))
             cpu_relax();
     }
