@@ -5,7 +5,8 @@ create -> start (power_state, resident_on, domid, VM_metrics) -> console over HT
 READY line and takes input -> pause/unpause -> VM_BAD_POWER_STATE -> clean_reboot (new VMM)
 -> clean_shutdown -> Async.VM.start with task polling -> OTHER_OPERATION_IN_PROGRESS while an
 operation runs (current_operations) -> hard_shutdown -> RBAC (read-only denied, vm-operator
-allowed) -> HOST_NOT_ENOUGH_FREE_MEMORY -> suspend refused (no save/restore) -> destroy.
+allowed) -> HOST_NOT_ENOUGH_FREE_MEMORY, BOOTLOADER_FAILED -> 2 vCPUs pinned by VCPUs_params
+mask, bad masks and memory constraints refused -> suspend refused (no save/restore) -> destroy.
 Skipped with its reason without /dev/kvm, the guest image or atolld. Every wait is bounded.
 """
 import os
@@ -320,6 +321,42 @@ def run(d, api, kernel, pids):
          f"a missing PV_kernel: BOOTLOADER_FAILED [vm, msg] ({e})")
     t.is_eq(api.call("VM.get_power_state", nok), "Halted", "and it stays Halted")
     api.call("VM.destroy", nok)
+
+    # 2 vCPUs pinned with VCPUs_params mask; bad sizes and masks refused
+    pin = new_vm(api, kernel, "pinned", extra={"VCPUs_max": "2", "VCPUs_at_startup": "2",
+                                               "VCPUs_params": {"mask": "0"}})
+    api.call("VM.start", pin, False, False)
+    pids.append(int(api.call("VM.get_domid", pin)))
+    m = api.call("VM_metrics.get_record", api.call("VM.get_metrics", pin))
+    t.is_eq(int(m["VCPUs_number"]), 2, "2 vCPUs at startup: VM_metrics.VCPUs_number 2")
+    t.is_eq(m["VCPUs_params"], {"mask": "0"}, "VM_metrics.VCPUs_params as applied")
+    ctl = os.path.join(d.state, "vms", api.call("VM.get_uuid", pin), "control.sock")
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(5)
+    c.connect(ctl)
+    f = c.makefile("rwb")
+    f.readline()
+    f.write(b"query vcpus\n")
+    f.flush()
+    ans = f.readline().decode()
+    c.close()
+    tids = ans.split("tids=")[-1].strip().strip('"').split(",")
+    allowed = []
+    for tid in tids:
+        with open(f"/proc/{tid}/status") as st:
+            allowed += [ln.split()[1] for ln in st if ln.startswith("Cpus_allowed_list")]
+    t.ok(len(tids) == 2 and allowed == ["0", "0"],
+         f"VCPUs_params mask=0 pinned both vCPU threads ({allowed})")
+    api.call("VM.hard_shutdown", pin)
+    api.call("VM.set_VCPUs_params", pin, {"mask": "zero"})
+    e = api.err("VM.start", pin, False, False)
+    t.is_eq(e, ["INVALID_VALUE", "VCPUs_params:mask", "zero"], "a malformed mask is refused")
+    api.call("VM.destroy", pin)
+    bad = new_vm(api, kernel, "bad-sizes", extra={"memory_dynamic_max": str(128 * MIB)})
+    e = api.err("VM.start", bad, False, False)
+    t.ok(e and e[0] == "MEMORY_CONSTRAINT_VIOLATION",
+         f"dynamic_max above static_max: MEMORY_CONSTRAINT_VIOLATION ({e})")
+    api.call("VM.destroy", bad)
 
     # destroy
     metrics = api.call("VM.get_metrics", vm)
