@@ -2,11 +2,13 @@
  * toolstack/store.c - the backend-independent half of the object store:
  * picks a backend from the spec, queues transaction operations, tracks the
  * latest committed revision in memory, and wakes waiters and listeners when
- * a commit lands. Backends know nothing about waiting.
+ * a commit lands (or a backend reports commits made elsewhere). Backends
+ * know nothing about waiting.
  * Threads: any worker thread; a mutex + condvar guard the revision.
  */
 #define ATOLL_LOG_MODULE "store"
 #include "store.h"
+#include "store_etcd.h"
 #include "store_sqlite.h"
 
 #include <errno.h>
@@ -43,6 +45,16 @@ struct ts_store_txn {
     size_t n, cap;
 };
 
+static void notify(struct ts_store *st, uint64_t rev);
+
+/* A backend learnt of commits made elsewhere (another host writing to etcd). */
+static void backend_moved(void *arg, uint64_t rev)
+{
+    struct ts_store *st = arg;
+    if (rev > ts_store_revision(st))
+        notify(st, rev);
+}
+
 int ts_store_open(const char *spec, const char *opts, struct ts_store **out,
                   struct atoll_err *err)
 {
@@ -54,9 +66,13 @@ int ts_store_open(const char *spec, const char *opts, struct ts_store **out,
         ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "store: empty store spec, expected sqlite:<path>");
         return -1;
     }
-    if (strncmp(spec, "sqlite:", 7) == 0)
+    if (strncmp(spec, "sqlite:", 7) == 0) {
         path = spec + 7;
-    else if (strstr(spec, "://") || (strchr(spec, ':') && spec[0] != '/' && spec[0] != '.')) {
+    } else if (strncmp(spec, "etcd:", 5) == 0) {
+        if (ts_store_etcd_open(spec + 5, opts, &be, &self, err) < 0)
+            return -1;
+        goto opened;
+    } else if (strstr(spec, "://") || (strchr(spec, ':') && spec[0] != '/' && spec[0] != '.')) {
         ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR,
                   "store: unsupported store spec, expected sqlite:<path>");
         atoll_err_detail(err, "store spec '%s' names no known backend", spec);
@@ -64,7 +80,7 @@ int ts_store_open(const char *spec, const char *opts, struct ts_store **out,
     }
     if (ts_store_sqlite_open(path, opts, &be, &self, err) < 0)
         return -1;
-
+opened:;
     struct ts_store *st = atoll_calloc(1, sizeof(*st));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -76,6 +92,8 @@ int ts_store_open(const char *spec, const char *opts, struct ts_store **out,
     st->self = self;
     st->revision = be->revision(self);
     st->next_listener_id = 1;
+    if (be->set_notify)
+        be->set_notify(self, backend_moved, st);
     log_debug("opened %s store '%s' at revision %llu", be->name, path,
               (unsigned long long)st->revision);
     *out = st;

@@ -55,7 +55,9 @@ struct ts_store_changes {
 };
 
 /*
- * Opens a store. spec is "sqlite:<path-to-db-file>" or a plain path (SQLite).
+ * Opens a store. spec is "sqlite:<path-to-db-file>" or a plain path (SQLite), or
+ * "etcd:http://host:port[,http://host:port...]" (etcd v3 through its JSON
+ * gateway; opts may then be "prefix=/atoll/,tombstones=10000", see store_etcd.h).
  * opts may be NULL or "sync=normal" (the default: atomic and kill -9 safe; an OS
  * crash may lose the latest commits, see store_sqlite.c) / "sync=full" (an fsync
  * per commit: also power-loss durable, ~50x slower commits).
@@ -174,6 +176,12 @@ struct ts_store_backend {
                   size_t *failed_op, struct atoll_err *err);
     int (*changes)(void *self, uint64_t since, const char *cls, struct ts_store_changes *out,
                    struct atoll_err *err);
+    /*
+     * Optional (NULL for a backend only this process writes): the backend calls
+     * fn(arg, revision) from any thread whenever it learns that the store moved
+     * on (commits by other hosts), so waiters and listeners wake up.
+     */
+    void (*set_notify)(void *self, void (*fn)(void *arg, uint64_t revision), void *arg);
 };
 
 #endif
