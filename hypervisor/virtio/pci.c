@@ -282,7 +282,10 @@ static uint32_t dev_cfg_read(struct pci_dev *d, unsigned off, unsigned size)
 {
     if (off + size > PCI_CFG_SIZE)
         return 0xFFFFFFFFu;
-    return (uint32_t)get_le(d->cfg + off, size);
+    uint32_t v = (uint32_t)get_le(d->cfg + off, size);
+    if (d->ops && d->ops->cfg_read)
+        d->ops->cfg_read(d, off, size, &v);
+    return v;
 }
 
 static void dev_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val)
@@ -303,6 +306,8 @@ static void dev_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32
         msix_flush_pending(d);
         pthread_mutex_unlock(&d->msix_lock);
     }
+    if (d->ops && d->ops->cfg_write)
+        d->ops->cfg_write(d, off, size, val);
 }
 
 struct pci_bus *pci_bus_new(const struct pci_host_ops *ops, uint64_t mmio_base,

@@ -80,6 +80,10 @@ struct pci_dev_ops {
     void (*bar_write)(struct pci_dev *d, unsigned bar, uint64_t off, const void *data,
                       unsigned size);
     void (*bar_moved)(struct pci_dev *d, unsigned bar, uint64_t old_addr, uint64_t new_addr);
+    /* optional: config-space hooks for device-owned registers, under the bus lock. cfg_read
+     * may replace *val (already read from cfg[]); cfg_write runs after the masked write. */
+    void (*cfg_read)(struct pci_dev *d, unsigned off, unsigned size, uint32_t *val);
+    void (*cfg_write)(struct pci_dev *d, unsigned off, unsigned size, uint32_t val);
 };
 
 struct pci_msix_vec {

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 /* virtio PCI capability types */
-enum { VPCI_CAP_COMMON = 1, VPCI_CAP_NOTIFY = 2, VPCI_CAP_ISR = 3, VPCI_CAP_DEVICE = 4 };
+enum { VPCI_CAP_COMMON = 1, VPCI_CAP_NOTIFY = 2, VPCI_CAP_ISR = 3, VPCI_CAP_DEVICE = 4,
+       VPCI_CAP_PCI_CFG = 5 };
 
 static struct vpci_dev *to_vpci(struct pci_dev *d)
 {
@@ -285,10 +286,60 @@ static void vpci_bar_write(struct pci_dev *d, unsigned bar, uint64_t off, const 
     pthread_mutex_unlock(&t->lock);
 }
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG (virtio 1.x 4.1.4.9): the driver sets bar, offset and length in the
+ * capability, then reads or writes pci_cfg_data to access BAR 0 without mapping it (firmware
+ * uses this). Only naturally aligned 1/2/4-byte accesses of BAR 0 are performed.
+ */
+static bool pcicfg_window(struct vpci_dev *t, unsigned off, unsigned size, uint32_t *boff,
+                          unsigned *blen)
+{
+    unsigned data = t->pcicfg_cap + 16u;
+    if (!t->pcicfg_cap || off < data || off + size > data + 4)
+        return false;
+    const uint8_t *c = t->pci.cfg + t->pcicfg_cap;
+    uint32_t o, l;
+    memcpy(&o, c + 8, 4);
+    memcpy(&l, c + 12, 4);
+    if (c[4] != 0 || (l != 1 && l != 2 && l != 4) || (o & (l - 1)) || o + l > VPCI_BAR0_SIZE)
+        return false;
+    *boff = o;
+    *blen = l;
+    return true;
+}
+
+static void vpci_cfg_read(struct pci_dev *d, unsigned off, unsigned size, uint32_t *val)
+{
+    struct vpci_dev *t = to_vpci(d);
+    uint32_t o;
+    unsigned l;
+    if (!pcicfg_window(t, off, size, &o, &l))
+        return;
+    uint32_t v = 0;
+    vpci_bar_read(d, 0, o, &v, l);
+    uint8_t b[4] = {0};
+    memcpy(b, &v, 4);
+    uint32_t r = 0;
+    memcpy(&r, b + (off - (t->pcicfg_cap + 16u)), size);
+    *val = r;
+}
+
+static void vpci_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32_t val)
+{
+    struct vpci_dev *t = to_vpci(d);
+    uint32_t o;
+    unsigned l;
+    if (!pcicfg_window(t, off, size, &o, &l) || size < l)
+        return;
+    vpci_bar_write(d, 0, o, &val, l);
+}
+
 static const struct pci_dev_ops vpci_pci_ops = {
     .bar_read = vpci_bar_read,
     .bar_write = vpci_bar_write,
     .bar_moved = vpci_bar_moved,
+    .cfg_read = vpci_cfg_read,
+    .cfg_write = vpci_cfg_write,
 };
 
 int vpci_init(struct vpci_dev *t, const struct vdev_ops *ops, void *dev, unsigned nq,
@@ -337,6 +388,15 @@ int vpci_init(struct vpci_dev *t, const struct vdev_ops *ops, void *dev, unsigne
     add_vcap(t, VPCI_CAP_ISR, VPCI_ISR_OFF, 1);
     if (ops->config_size)
         add_vcap(t, VPCI_CAP_DEVICE, VPCI_DEVCFG_OFF, ops->config_size);
+    /* VIRTIO_PCI_CAP_PCI_CFG: bar, offset, length and the data window are driver-writable */
+    uint8_t pc = pci_dev_add_cap(&t->pci, PCI_CAP_ID_VNDR, 20);
+    if (pc) {
+        t->pci.cfg[pc + 2] = 20;
+        t->pci.cfg[pc + 3] = VPCI_CAP_PCI_CFG;
+        t->pci.wmask[pc + 4] = 0xFF;
+        memset(t->pci.wmask + pc + 8, 0xFF, 12);
+        t->pcicfg_cap = pc;
+    }
     vpci_reset(t);
     return 0;
 }

@@ -75,6 +75,7 @@ struct vpci_dev {
     int started;
     unsigned nq;
     uint64_t ioeventfd_base; /* BAR 0 address the kickfds are registered at, 0 = none */
+    uint8_t pcicfg_cap;      /* VIRTIO_PCI_CAP_PCI_CFG: BAR access through config space */
     struct vpci_queue q[VPCI_MAX_QUEUES];
 };
 

@@ -162,21 +162,39 @@ static void test_virtio_pci(struct fakeram *ram, struct guestmem *gm)
 
     /* capability walk, the way a driver finds the virtio structures */
     ok(cfg_rd(1, 6, 2) & PCI_STATUS_CAPS, "status: capability list present");
-    unsigned p = cfg_rd(1, 0x34, 1), n = 0, seen = 0, msix = 0;
+    unsigned p = cfg_rd(1, 0x34, 1), n = 0, seen = 0, msix = 0, pcicfg = 0;
     while (p && n < 48) {
         unsigned id = cfg_rd(1, p, 1);
         if (id == PCI_CAP_ID_VNDR)
             seen |= 1u << cfg_rd(1, p + 3, 1);
+        if (id == PCI_CAP_ID_VNDR && cfg_rd(1, p + 3, 1) == 5)
+            pcicfg = p;
         if (id == PCI_CAP_ID_MSIX)
             msix = p;
         p = cfg_rd(1, p + 1, 1);
         n++;
     }
-    is_int(n, 5, "five capabilities (MSI-X + 4 virtio)");
-    is_int(seen, 0x1E, "virtio common, notify, ISR, device cfg capabilities");
+    is_int(n, 6, "six capabilities (MSI-X + 5 virtio)");
+    is_int(seen, 0x3E, "virtio common, notify, ISR, device cfg, PCI cfg capabilities");
     ok(msix != 0, "MSI-X capability found");
     is_int(cfg_rd(1, msix + 2, 2) & 0x7FF, 2, "MSI-X table size 3 (encoded 2)");
     is_int(cfg_rd(1, msix + 4, 4), 2, "MSI-X table in BAR2 at 0");
+
+    /* the PCI-configuration access window reaches BAR 0 without mapping it */
+    cfg_wr(1, pcicfg + 4, 1, 0);
+    cfg_wr(1, pcicfg + 8, 4, 0x12);
+    cfg_wr(1, pcicfg + 12, 4, 2);
+    is_int(cfg_rd(1, pcicfg + 16, 2), 2, "PCI_CFG window: num_queues read through config space");
+    cfg_wr(1, pcicfg + 8, 4, 0x16);
+    cfg_wr(1, pcicfg + 16, 2, 1);
+    is_int(common_rd(0x16, 2), 1, "PCI_CFG window: queue_select written through config space");
+    common_wr(0x16, 2, 0);
+    cfg_wr(1, pcicfg + 12, 4, 3);
+    is_int(cfg_rd(1, pcicfg + 16, 4), 1, "PCI_CFG window: bad length: no BAR access (data as stored)");
+    cfg_wr(1, pcicfg + 4, 1, 2);
+    cfg_wr(1, pcicfg + 12, 4, 4);
+    cfg_wr(1, pcicfg + 16, 4, 0xFFFFFFFF);
+    ok(1, "PCI_CFG window: other BARs refused without effect");
 
     /* feature negotiation */
     common_wr(0x00, 4, 1);
