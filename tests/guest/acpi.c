@@ -278,6 +278,88 @@ int acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typa, uint8_t *typb)
     return -1;
 }
 
+/* Reads an AML integer constant (Byte/Word/DWord/QWordPrefix, Zero, One) into *v. */
+static int aml_const(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    unsigned n;
+
+    if (p >= end)
+        return -1;
+    switch (p[0]) {
+    case 0x00:
+    case 0x01:
+        *v = p[0];
+        return 0;
+    case 0x0a:
+        n = 1;
+        break;
+    case 0x0b:
+        n = 2;
+        break;
+    case 0x0c:
+        n = 4;
+        break;
+    case 0x0e:
+        n = 8;
+        break;
+    default:
+        return -1;
+    }
+    if (p + 1 + n > end)
+        return -1;
+    *v = 0;
+    for (unsigned i = 0; i < n; i++)
+        *v |= (uint64_t)p[1 + i] << (8 * i);
+    return 0;
+}
+
+int acpi_find_ged(const uint8_t *aml, size_t len, struct acpi_ged *ged)
+{
+    static const uint8_t hid[] = { 0x0d, 'A', 'C', 'P', 'I', '0', '0', '1', '3', 0x00 };
+    const uint8_t *end = aml + len, *p = NULL;
+
+    for (size_t i = 0; i + sizeof(hid) <= len; i++)
+        if (memcmp(aml + i, hid, sizeof(hid)) == 0) {
+            p = aml + i + sizeof(hid);
+            break;
+        }
+    if (!p)
+        return -1;
+    /* the device's body: up to the next Device() opcode or 512 bytes */
+    const uint8_t *stop = p + 512 < end ? p + 512 : end;
+    for (const uint8_t *q = p; q + 1 < stop; q++)
+        if (q[0] == 0x5b && q[1] == 0x82) {
+            stop = q;
+            break;
+        }
+    struct acpi_ged g = { .pwr_mask = 2 };
+    int have_irq = 0, have_reg = 0, have_mask = 0;
+    for (const uint8_t *q = p; q < stop; q++) {
+        if (!have_irq && q[0] == 0x89 && q + 9 <= stop && q[4] >= 1) {
+            uint8_t fl = q[3];
+            g.gsi = rd32(q + 5);
+            /* MPS form: polarity 1 high / 3 low, trigger 1 edge / 3 level */
+            g.mps_flags = (uint16_t)(((fl & 4) ? 3 : 1) | (((fl & 2) ? 1 : 3) << 2));
+            have_irq = 1;
+        } else if (!have_reg && q[0] == 0x5b && q[1] == 0x80 && q + 7 < stop && q[6] == 0x00) {
+            uint64_t a;
+            if (aml_const(q + 7, stop, &a) == 0 && a) {
+                g.sel_addr = a;
+                have_reg = 1;
+            }
+        } else if (!have_mask && q[0] == 0x7b && q + 4 <= stop && q[1] >= 0x60 && q[1] <= 0x67 &&
+                   q[2] == 0x0a && q[3]) {
+            g.pwr_mask = q[3];
+            have_mask = 1;
+        }
+    }
+    if (!have_irq || !have_reg)
+        return -1;
+    g.present = 1;
+    *ged = g;
+    return 0;
+}
+
 int acpi_parse(struct acpi_info *info, uint64_t rsdp_pa, acpi_map_fn map, void *ctx, char *err,
                size_t errlen)
 {
@@ -322,9 +404,11 @@ int acpi_parse(struct acpi_info *info, uint64_t rsdp_pa, acpi_map_fn map, void *
     if (info->dsdt_pa) {
         uint32_t len;
         const uint8_t *d = map_table(info, info->dsdt_pa, map, ctx, &len);
-        if (d && memcmp(d, "DSDT", 4) == 0 &&
-            acpi_find_s5(d + 36, len - 36, &info->s5_typa, &info->s5_typb) == 0)
-            info->have_s5 = 1;
+        if (d && memcmp(d, "DSDT", 4) == 0) {
+            if (acpi_find_s5(d + 36, len - 36, &info->s5_typa, &info->s5_typb) == 0)
+                info->have_s5 = 1;
+            acpi_find_ged(d + 36, len - 36, &info->ged);
+        }
     }
     return 0;
 }

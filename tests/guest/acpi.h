@@ -23,6 +23,17 @@ struct acpi_gas {
     uint64_t addr;
 };
 
+/* A Generic Event Device (ACPI0013) as QEMU's microvm and other hardware-reduced platforms
+ * describe it: an interrupt in _CRS, a SystemMemory region holding the event selector that
+ * _EVT reads, and the selector bit whose handler notifies the power button. */
+struct acpi_ged {
+    int present;
+    uint32_t gsi;
+    uint16_t mps_flags; /* polarity/trigger in MPS INTI form, as ioapic_route takes */
+    uint64_t sel_addr;  /* event selector register (MMIO, 32-bit) */
+    uint32_t pwr_mask;  /* selector bit of the power button */
+};
+
 struct acpi_info {
     /* CPUs and interrupt controllers (MADT or MP table) */
     const char *cpu_source; /* "MADT", "MP table" or NULL */
@@ -55,6 +66,7 @@ struct acpi_info {
     uint64_t dsdt_pa;
     int have_s5;
     uint8_t s5_typa, s5_typb;
+    struct acpi_ged ged;
     unsigned bad_checksums; /* tables whose checksum did not add up (used anyway) */
 };
 
@@ -74,6 +86,11 @@ int acpi_parse(struct acpi_info *info, uint64_t rsdp_pa, acpi_map_fn map, void *
 /* Finds Name(_S5_, Package(){a, b, ...}) in AML and decodes the first two elements. Returns 0,
  * or -1 when absent or malformed. */
 int acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typa, uint8_t *typb);
+
+/* Finds the GED in AML (heuristic byte scan, like the _S5_ one: the "ACPI0013" _HID, then the
+ * first Extended Interrupt descriptor, SystemMemory OperationRegion and And(Local0, mask)
+ * after it; mask defaults to 2, QEMU's power-down event). Returns 0, or -1 when absent. */
+int acpi_find_ged(const uint8_t *aml, size_t len, struct acpi_ged *ged);
 
 /* Fallback when there is no MADT: the Intel MP table (floating pointer in the EBDA, the last
  * KiB of base memory or 0xF0000-0xFFFFF). Returns 0 when CPUs were found, -1 otherwise. */

@@ -30,6 +30,7 @@
 /* Every vector the guest uses lies in 0x40-0x5f, so that one LAPIC IRR register read tells
  * a busy loop whether an interrupt waits (cpu_poll). */
 #define VEC_IRQ_BASE 0x40 /* ISA IRQ n arrives on VEC_IRQ_BASE + n */
+#define VEC_POWER 0x4f    /* ACPI SCI or GED interrupt (power button) */
 #define VEC_TIMER 0x50    /* LAPIC timer */
 #define VEC_WAKE 0x51     /* IPI: wake an idle CPU */
 #define VEC_FIRST 0x40

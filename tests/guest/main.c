@@ -174,10 +174,9 @@ static void boot(void)
     con_set_irq_mode(!polled);
     timer_init();
     power_init(&g->acpi);
-    if (g->acpi.have_ioapic && g->acpi.sci_irq < 16) {
-        cpu_set_handler(VEC_IRQ_BASE + g->acpi.sci_irq, sci_irq);
-        power_button_init(VEC_IRQ_BASE + g->acpi.sci_irq, pc->apic_id);
-    }
+    /* the power button's interrupt (SCI or GED) on the vector after the ISA IRQs */
+    cpu_set_handler(VEC_POWER, sci_irq);
+    power_button_init(VEC_POWER, pc->apic_id);
     unsigned online = g->acpi.ncpus ? smp_boot(&g->acpi) : 1;
     uint64_t ms = timer_now_ns() / 1000000;
     con_printf("ATOLL READY cpus=%u mem_kib=%lu boot_ms=%lu\n", online, mm_total_kib(&g->mm),

@@ -50,8 +50,16 @@ static void settle(void)
 
 int power_button_init(unsigned vector, uint32_t dest_apic)
 {
-    if (!acpi || !acpi->have_fadt || acpi->hw_reduced || !acpi->pm1a_evt ||
-        acpi->pm1_evt_len < 4 || !acpi->have_ioapic || acpi->sci_irq >= 16)
+    if (!acpi || !acpi->have_fadt || !acpi->have_ioapic)
+        return -1;
+    if (acpi->hw_reduced) {
+        if (!acpi->ged.present || acpi->ged.sel_addr >= (1ULL << 32))
+            return -1;
+        ioapic_route(acpi->ged.gsi, vector, dest_apic, acpi->ged.mps_flags);
+        button_ready = 2;
+        return (int)acpi->ged.gsi;
+    }
+    if (!acpi->pm1a_evt || acpi->pm1_evt_len < 4 || acpi->sci_irq >= 16)
         return -1;
     uint16_t sts = (uint16_t)acpi->pm1a_evt;
     uint16_t en = (uint16_t)(acpi->pm1a_evt + acpi->pm1_evt_len / 2);
@@ -62,7 +70,7 @@ int power_button_init(unsigned vector, uint32_t dest_apic)
         flags = 0x0f; /* no override: the SCI is level-triggered, active low */
     ioapic_route(acpi->isa_gsi[acpi->sci_irq], vector, dest_apic, flags);
     button_ready = 1;
-    return 0;
+    return acpi->sci_irq;
 }
 
 void power_sci(unsigned vector)
@@ -75,6 +83,8 @@ int power_button_pressed(void)
 {
     if (!button_ready || !__atomic_exchange_n(&sci_kick, 0, __ATOMIC_ACQ_REL))
         return 0;
+    if (button_ready == 2) /* GED: reading the event selector also clears it */
+        return (mmio_read32(acpi->ged.sel_addr) & acpi->ged.pwr_mask) != 0;
     uint16_t sts = (uint16_t)acpi->pm1a_evt;
     uint16_t v = inw(sts);
     if (!(v & PWRBTN))

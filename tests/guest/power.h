@@ -10,11 +10,12 @@
 
 void power_init(const struct acpi_info *info);
 
-/* Fixed-hardware power button (full ACPI: PM1 PWRBTN_EN/STS, SCI through the IOAPIC).
- * power_button_init enables it and routes the SCI to vector on dest_apic; returns 0, or -1
- * when the platform has none (hardware-reduced ACPI uses a GED device: not handled yet). */
+/* The power button: full ACPI's fixed button (PM1 PWRBTN_EN/STS, the SCI) or, on a
+ * hardware-reduced platform, the GED's power-down event (its interrupt and event selector).
+ * power_button_init enables it and routes its interrupt to vector on dest_apic; returns the
+ * ISA IRQ / GSI used, or -1 when the platform has none. */
 int power_button_init(unsigned vector, uint32_t dest_apic);
-/* The SCI handler: flags the loop (idempotent). */
+/* The SCI / GED interrupt handler: flags the loop (idempotent). */
 void power_sci(unsigned vector);
 /* From the command loop: whether the button was pressed since the last call (clears it). */
 int power_button_pressed(void);

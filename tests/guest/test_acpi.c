@@ -201,6 +201,32 @@ int main(void)
            (acpi_find_s5(rooted, sizeof(rooted), &t1, &t2) == 0 && t1 == 1 && t2 == 7),
        "Name(\\_S5_, ...) with OneOp and BytePrefix");
 
+    /* a GED as QEMU's microvm writes it (Device, _HID, _UID, _CRS, EREG, ESEL, _EVT) */
+    static const uint8_t ged_aml[] = {
+        0x5b, 0x82, 0x4c, 0x06, 'G', 'E', 'D', '_', 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C',
+        'P', 'I', '0', '0', '1', '3', 0x00, 0x08, '_', 'U', 'I', 'D', 0x0d, 'G', 'E', 'D',
+        0x00, 0x08, '_', 'C', 'R', 'S', 0x11, 0x0e, 0x0a, 0x0b, 0x89, 0x06, 0x00, 0x03, 0x01,
+        0x09, 0x00, 0x00, 0x00, 0x79, 0x00, 0x5b, 0x80, 'E', 'R', 'E', 'G', 0x00, 0x0c, 0x00,
+        0x00, 0xa0, 0xfe, 0x0a, 0x04, 0x5b, 0x81, 0x0b, 'E', 'R', 'E', 'G', 0x43, 'E', 'S',
+        'E', 'L', 0x20, 0x14, 0x1d, '_', 'E', 'V', 'T', 0x09, 0x70, 'E', 'S', 'E', 'L', 0x60,
+        0xa0, 0x10, 0x93, 0x7b, 0x60, 0x0a, 0x02, 0x00, 0x0a, 0x02, 0x86, 'P', 'W', 'R', 'B',
+        0x0a, 0x80,
+    };
+    struct acpi_ged ged;
+    ok(acpi_find_ged(ged_aml, sizeof(ged_aml), &ged) == 0 && ged.present, "GED found");
+    is_int(ged.gsi, 9, "GED interrupt");
+    is_int(ged.mps_flags, 0x5, "GED interrupt edge-triggered, active high");
+    is_int(ged.sel_addr, 0xfea00000, "GED event selector address");
+    is_int(ged.pwr_mask, 2, "GED power-down bit");
+    uint8_t lvl[sizeof(ged_aml)];
+    memcpy(lvl, ged_aml, sizeof(lvl));
+    lvl[45] = 0x05; /* consumer, level, active low */
+    lvl[99] = 0x08; /* And(Local0, 0x08) */
+    ok(acpi_find_ged(lvl, sizeof(lvl), &ged) == 0 && ged.mps_flags == 0xf && ged.pwr_mask == 8,
+       "GED level/low interrupt and another event bit");
+    ok(acpi_find_ged(ged_aml, 40, &ged) < 0, "a GED without its _CRS is not used");
+    ok(acpi_find_ged(mem, 4096, &ged) < 0, "no GED");
+
     /* MP table fallback: floating pointer at 0xF0000, config table at 0xF1000 */
     memset(mem, 0, sizeof(mem));
     memcpy(mem + 0xf0000, "_MP_", 4);
