@@ -401,6 +401,9 @@ static void watch_line(struct ts_etcd_watch *w, const char *line, size_t n)
     struct atoll_value *res = msg ? atoll_value_struct_get(msg, "result") : NULL;
     struct atoll_value *hdr = res ? atoll_value_struct_get(res, "header") : NULL;
     uint64_t rev = ts_etcd_u64(hdr, "revision");
+    uint64_t compacted = ts_etcd_u64(res, "compact_revision");
+    if (compacted && compacted > w->next_rev) /* history gone: resume from what is left */
+        w->next_rev = compacted;
     if (rev) {
         if (rev + 1 > w->next_rev)
             w->next_rev = rev + 1;
