@@ -352,6 +352,32 @@ def run(d, api, kernel, pids):
     e = api.err("VM.start", pin, False, False)
     t.is_eq(e, ["INVALID_VALUE", "VCPUs_params:mask", "zero"], "a malformed mask is refused")
     api.call("VM.destroy", pin)
+    # configuration messages (Halted VMs)
+    cfg = new_vm(api, kernel, "config")
+    api.call("VM.set_VCPUs_max", cfg, 4)
+    api.call("VM.set_VCPUs_at_startup", cfg, 3)
+    t.ok(api.call("VM.get_VCPUs_max", cfg) == "4" and
+         api.call("VM.get_VCPUs_at_startup", cfg) == "3", "set_VCPUs_max / set_VCPUs_at_startup")
+    e = api.err("VM.set_VCPUs_at_startup", cfg, 5)
+    t.is_eq(e, ["INVALID_VALUE", "VCPUs_at_startup", "5"], "VCPUs_at_startup above VCPUs_max")
+    api.call("VM.set_memory", cfg, str(96 * MIB))
+    t.ok(int(api.call("VM.get_memory_dynamic_max", cfg)) == 96 * MIB and
+         int(api.call("VM.get_memory_static_max", cfg)) == 96 * MIB, "VM.set_memory")
+    e = api.err("VM.set_memory_dynamic_range", cfg, str(64 * MIB), str(128 * MIB))
+    t.ok(e and e[0] == "MEMORY_CONSTRAINT_VIOLATION", "dynamic range above static_max refused")
+    api.call("VM.set_memory_limits", cfg, str(32 * MIB), str(80 * MIB), str(48 * MIB),
+             str(80 * MIB))
+    t.is_eq(api.call("VM.get_possible_hosts", cfg), [host], "get_possible_hosts: this host")
+    t.is_eq(len(api.call("VM.get_allowed_VBD_devices", cfg)), 16, "16 free VBD device numbers")
+    api.call("VM.start", cfg, False, False)
+    pids.append(int(api.call("VM.get_domid", cfg)))
+    m = api.call("VM_metrics.get_record", api.call("VM.get_metrics", cfg))
+    t.ok(int(m["memory_actual"]) == 80 * MIB and int(m["VCPUs_number"]) == 3,
+         "the new limits are what the VMM got (80 MiB, 3 vCPUs)")
+    t.is_eq(api.err("VM.set_VCPUs_max", cfg, 2), ["VM_BAD_POWER_STATE", cfg, "halted", "running"],
+            "set_VCPUs_max of a Running VM: VM_BAD_POWER_STATE")
+    api.call("VM.hard_shutdown", cfg)
+    api.call("VM.destroy", cfg)
     bad = new_vm(api, kernel, "bad-sizes", extra={"memory_dynamic_max": str(128 * MIB)})
     e = api.err("VM.start", bad, False, False)
     t.ok(e and e[0] == "MEMORY_CONSTRAINT_VIOLATION",
