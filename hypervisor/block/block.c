@@ -294,8 +294,10 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
         struct chain_id me = {st.st_dev, st.st_ino, above};
         if (open_one(img->backing_path, (enum blk_format)bfmt, flags & ~BLK_OPEN_RDWR, &me,
                      depth + 1, &img->backing, err) < 0) {
-            atoll_err_detail(err, "cannot open backing file '%s' of '%s': %s",
-                             img->backing_path, path, err->detail ? err->detail : "error");
+            if (err && err->detail && depth == 0) {
+                ATOLL_AUTOFREE char *inner = atoll_strdup(err->detail);
+                atoll_err_detail(err, "cannot open the backing chain of '%s': %s", path, inner);
+            }
             image_free(img);
             return -1;
         }
@@ -485,8 +487,19 @@ int blk_create(const char *path, const struct blk_create_opts *opts, struct atol
         ATOLL_AUTOFREE char *bpath = resolve_backing(path, opts->backing_file);
         struct blk_image *b = NULL;
         if (blk_open(bpath, opts->backing_format, 0, &b, err) < 0) {
-            atoll_err_detail(err, "cannot open backing file '%s': %s", bpath,
-                             err->detail ? err->detail : "error");
+            if (err && err->detail) {
+                ATOLL_AUTOFREE char *inner = atoll_strdup(err->detail);
+                atoll_err_detail(err, "cannot open backing file '%s': %s", bpath, inner);
+            }
+            return -1;
+        }
+        unsigned depth = 1;
+        for (struct blk_image *x = b->backing; x; x = x->backing)
+            depth++;
+        if (depth > BLK_MAX_CHAIN_DEPTH) {
+            blk_close(b);
+            blk_err_denied(err, "cannot create '%s': its backing chain would be %u images deep "
+                           "(at most %u)", path, depth, BLK_MAX_CHAIN_DEPTH);
             return -1;
         }
         if (size == 0)

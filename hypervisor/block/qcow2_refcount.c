@@ -365,7 +365,11 @@ int qcow2_refcount_alloc_contiguous(struct blk_image *img, uint64_t n, uint64_t 
         if (q->rt[ri] & QCOW2_RT_OFFSET_MASK)
             continue;
         uint64_t x;
-        if ((r = find_free(img, first + n, &x)) < 0 || (r = qcow2_refcount_set(img, x, 1)) < 0)
+        if ((r = find_free(img, first + n, &x)) < 0)
+            return r;
+        if (q->rt[ri] & QCOW2_RT_OFFSET_MASK)
+            continue; /* the scan made a self-covering block for this range: done */
+        if ((r = qcow2_refcount_set(img, x, 1)) < 0)
             return r;
         bump_end(q, x);
         if (first + n > q->alloc_end)

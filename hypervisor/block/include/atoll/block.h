@@ -62,7 +62,7 @@ const char *blk_format_name(enum blk_format format);
 /* Format for "raw"/"qcow2" (or "auto" -> BLK_FORMAT_AUTO); -1 for anything else. */
 int blk_format_from_name(const char *name);
 
-/* Deepest backing chain opened; deeper chains (and loops) fail to open with an error. */
+/* Most backing images below a top image; deeper chains (and loops) fail with an error. */
 #define BLK_MAX_CHAIN_DEPTH 256
 /* Largest qcow2 backing file name, as in QEMU. */
 #define BLK_MAX_BACKING_NAME 1023

@@ -36,7 +36,9 @@ static int bt_rm_one(const char *p, const struct stat *st, int flag, struct FTW 
 
 static void bt_cleanup(void)
 {
-    if (bt_dir[0])
+    if (getenv("ATOLL_TEST_KEEP"))
+        fprintf(stderr, "keeping %s\n", bt_dir);
+    else if (bt_dir[0])
         nftw(bt_dir, bt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -203,7 +205,7 @@ static inline void bt_qemu_check(const char *path, const char *what)
     char *out = NULL;
     int rc = bt_run(&out, "qemu-img check '%s'", path);
     if (!ok(rc == 0, "%s", what))
-        diag("qemu-img check exited %d:\n%s", rc, out);
+        diag("qemu-img check exited %d:\n%.2000s", rc, out);
     free(out);
 }
 

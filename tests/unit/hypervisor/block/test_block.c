@@ -1,0 +1,328 @@
+/*
+ * tests/unit/hypervisor/block/test_block.c - backing chains and hostile images through the
+ * generic layer: a 3-deep qemu-img-made chain read and written (copy-on-write, partial
+ * clusters) then checked with qemu-img compare/check; our own raw->qcow2->qcow2 chain read
+ * by qemu-img convert; chain loops, depth limit, missing backing; hostile header fields;
+ * corrupt L1/L2 entries met during I/O.
+ */
+#include "blktest.h"
+
+static int have_qemu;
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return NULL;
+    uint8_t *b = atoll_malloc((size_t)st.st_size + 1);
+    ssize_t n = pread(fd, b, (size_t)st.st_size, 0);
+    close(fd);
+    *len = n > 0 ? (size_t)n : 0;
+    return b;
+}
+
+static void qemu_chain(void)
+{
+    if (!have_qemu) {
+        bt_skip("[qemu chain] 3-deep chain made by qemu-img", "qemu-img not installed");
+        return;
+    }
+    const uint64_t size = 32 << 20;
+    uint8_t *ref = atoll_malloc(size);
+    bt_fill(ref, size, 42);
+    bt_write_file(bt_path("base.raw"), ref, size);
+    int rc = bt_run(NULL, "cd %s && qemu-img convert -f raw -O qcow2 base.raw base.qcow2 && "
+                    "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 mid.qcow2 && "
+                    "qemu-io -c 'write -P 0x22 3M 1M' -c 'write -P 0x23 10000000 70000' "
+                    "-c 'write -z 20M 256k' mid.qcow2 && "
+                    "qemu-img create -q -f qcow2 -o cluster_size=4096 -b mid.qcow2 -F qcow2 "
+                    "top.qcow2 && qemu-io -c 'write -P 0x33 3500000 5000' top.qcow2 && "
+                    "qemu-img convert -O raw top.qcow2 ref.raw && "
+                    "qemu-img convert -O raw mid.qcow2 mid.raw", bt_dir);
+    if (!ok(rc == 0, "[qemu chain] base <- mid <- top made with qemu-img and qemu-io"))
+        return;
+    free(ref);
+    size_t rl;
+    ref = slurp(bt_path("ref.raw"), &rl);
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct blk_image *img = NULL;
+    ok(blk_open(bt_path("top.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0,
+       "[qemu chain] top opened read-write with its chain");
+    if (!img) {
+        diag("%s", err.detail);
+        return;
+    }
+    struct blk_info info;
+    ok(blk_info(img, &info, &err) == 0 && info.chain_depth == 2 && info.backing_file &&
+       strcmp(info.backing_file, "mid.qcow2") == 0 && strcmp(info.backing_format, "qcow2") == 0,
+       "[qemu chain] info: depth 2, backing mid.qcow2 (qcow2)");
+    ok(blk_is_read_only(blk_get_backing(img)), "[qemu chain] backing images are read-only");
+    uint8_t *got = bt_read_image(img);
+    ok(rl == size && got && memcmp(got, ref, size) == 0,
+       "[qemu chain] whole disk equals qemu-img's view of the chain");
+    free(got);
+    /* writes: unaligned, cluster-crossing, over every layer's data */
+    uint8_t *buf = atoll_malloc(200000);
+    int bad = 0;
+    uint64_t offs[] = {3 << 20, 3500000 - 100, 10000000 + 3, (20 << 20) + 1000, 0, size - 5000};
+    for (unsigned i = 0; i < ATOLL_ARRAY_SIZE(offs) + 100; i++) {
+        uint64_t len = 1 + bt_below(150000);
+        uint64_t off = i < ATOLL_ARRAY_SIZE(offs) ? offs[i] : bt_below(size - len);
+        if (off + len > size)
+            len = size - off;
+        bt_fill(buf, len, bt_rand());
+        memcpy(ref + off, buf, len);
+        bad += blk_write(img, buf, off, len) < 0;
+    }
+    is_int(bad, 0, "[qemu chain] 106 writes into top");
+    ok(blk_discard(img, 8 << 20, 1 << 20) == 0, "[qemu chain] discard 1 MiB in top");
+    memset(ref + (8 << 20), 0, 1 << 20);
+    got = bt_read_image(img);
+    ok(got && memcmp(got, ref, size) == 0, "[qemu chain] reads follow the writes and discard");
+    free(got);
+    blk_close(img);
+    bt_write_file(bt_path("ref.raw"), ref, size);
+    ok(bt_run(NULL, "qemu-img compare -f qcow2 -F raw %s %s", bt_path("top.qcow2"),
+              bt_path("ref.raw")) == 0, "[qemu chain] qemu-img compare top with the reference");
+    bt_qemu_check(bt_path("top.qcow2"), "[qemu chain] qemu-img check top clean");
+    ok(bt_run(NULL, "qemu-img compare -f qcow2 -F raw %s %s", bt_path("mid.qcow2"),
+              bt_path("mid.raw")) == 0, "[qemu chain] mid unchanged by writes to top");
+    bt_qemu_check(bt_path("mid.qcow2"), "[qemu chain] qemu-img check mid clean");
+    free(ref);
+    free(buf);
+}
+
+static void our_chain(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    const uint64_t bsize = 16 << 20, tsize = bsize + 65536 + 512;
+    uint8_t *ref = atoll_calloc(1, tsize), *buf = atoll_malloc(1 << 20);
+    struct blk_create_opts o = {.format = BLK_FORMAT_RAW, .size = bsize};
+    ok(blk_create(bt_path("obase.raw"), &o, &err) == 0, "[our chain] raw base");
+    struct blk_image *img = NULL;
+    blk_open(bt_path("obase.raw"), BLK_FORMAT_RAW, BLK_OPEN_RDWR, &img, &err);
+    bt_fill(ref, bsize, 9);
+    ok(img && blk_write(img, ref, 0, bsize) == 0, "[our chain] base filled");
+    blk_close(img);
+    struct blk_create_opts om = {.format = BLK_FORMAT_QCOW2, .backing_file = "obase.raw",
+                                 .backing_format = BLK_FORMAT_RAW};
+    ok(blk_create(bt_path("omid.qcow2"), &om, &err) == 0, "[our chain] mid over raw base");
+    blk_open(bt_path("omid.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    ok(img && blk_get_size(img) == bsize, "[our chain] mid took the base's size");
+    bt_fill(buf, 300000, 10);
+    memcpy(ref + 1000000, buf, 300000);
+    ok(img && blk_write(img, buf, 1000000, 300000) == 0, "[our chain] mid written");
+    blk_close(img);
+    struct blk_create_opts ot = {.format = BLK_FORMAT_QCOW2, .size = tsize, .cluster_size = 4096,
+                                 .backing_file = "omid.qcow2"};
+    ok(blk_create(bt_path("otop.qcow2"), &ot, &err) == 0,
+       "[our chain] top (4 KiB clusters, larger than its backing, probed backing format)");
+    blk_open(bt_path("otop.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    uint64_t offs[] = {1000000 - 10, bsize - 3000, 1299990, 4096 * 7 + 1};
+    for (unsigned i = 0; i < ATOLL_ARRAY_SIZE(offs); i++) {
+        bt_fill(buf, 9000, 20 + i);
+        memcpy(ref + offs[i], buf, 9000);
+        blk_write(img, buf, offs[i], 9000);
+    }
+    ok(img && blk_discard(img, 2 << 20, 1 << 20) == 0, "[our chain] discard in top");
+    memset(ref + (2 << 20), 0, 1 << 20);
+    uint8_t *got = img ? bt_read_image(img) : NULL;
+    ok(got && memcmp(got, ref, tsize) == 0, "[our chain] top reads as expected");
+    free(got);
+    blk_close(img);
+    if (!have_qemu) {
+        bt_skip("[our chain] qemu-img reads our chain", "qemu-img not installed");
+        free(ref);
+        free(buf);
+        return;
+    }
+    char *out = NULL, s[256];
+    bt_run(&out, "qemu-img info --output=json %s", bt_path("otop.qcow2"));
+    ok(bt_json_int(out, "virtual-size") == (long long)tsize &&
+       strcmp(bt_json_str(out, "backing-filename", s, sizeof(s)), "omid.qcow2") == 0,
+       "[our chain] qemu-img info: size and backing file");
+    free(out);
+    bt_run(&out, "qemu-img info --output=json %s", bt_path("omid.qcow2"));
+    ok(strcmp(bt_json_str(out, "backing-filename-format", s, sizeof(s)), "raw") == 0,
+       "[our chain] qemu-img info: mid's backing format is raw");
+    free(out);
+    ok(bt_run(NULL, "qemu-img convert -O raw %s %s", bt_path("otop.qcow2"),
+              bt_path("otop.raw")) == 0, "[our chain] qemu-img convert of our chain to raw");
+    size_t rl;
+    got = slurp(bt_path("otop.raw"), &rl);
+    long long d = got && rl == tsize ? bt_first_diff(got, ref, tsize) : -2;
+    if (!ok(d == -1, "[our chain] qemu-img's view equals ours"))
+        diag("length %zu, first difference at %lld", rl, d);
+    free(got);
+    bt_qemu_check(bt_path("omid.qcow2"), "[our chain] qemu-img check mid clean");
+    bt_qemu_check(bt_path("otop.qcow2"), "[our chain] qemu-img check top clean");
+    free(ref);
+    free(buf);
+}
+
+static void chain_limits(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2, .size = 1 << 20, .cluster_size = 512};
+    blk_create(bt_path("la.qcow2"), &o, &err);
+    struct blk_create_opts ob = o;
+    ob.backing_file = "la.qcow2";
+    blk_create(bt_path("lb.qcow2"), &ob, &err);
+    ob.backing_file = "lb.qcow2";
+    blk_create(bt_path("lc.qcow2"), &ob, &err);
+    struct blk_image *img = NULL;
+    ok(blk_open(bt_path("lc.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err) == 0,
+       "[limits] la <- lb <- lc opens");
+    blk_close(img);
+    img = NULL;
+    /* la becomes a copy of lc (names lb): lb -> la -> lb */
+    size_t len;
+    uint8_t *lc = slurp(bt_path("lc.qcow2"), &len);
+    bt_write_file(bt_path("la.qcow2"), lc, len);
+    free(lc);
+    ok(blk_open(bt_path("lb.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err) == -1 &&
+       err.code == ATOLL_E_OPERATION_NOT_ALLOWED, "[limits] two-image loop refused");
+    diag("%s", err.detail ? err.detail : "");
+    atoll_err_clear(&err);
+    /* la becomes a copy of lb (names la): la -> la */
+    uint8_t *lb = slurp(bt_path("lb.qcow2"), &len);
+    bt_write_file(bt_path("la.qcow2"), lb, len);
+    free(lb);
+    ok(blk_open(bt_path("la.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err) == -1,
+       "[limits] self loop refused");
+    atoll_err_clear(&err);
+    ok(blk_open(bt_path("la.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_NO_BACKING, &img, &err) == 0,
+       "[limits] ... but opens without its backing chain (for info/check)");
+    blk_close(img);
+    img = NULL;
+    ob.backing_file = "nothere.qcow2";
+    ok(blk_create(bt_path("ld.qcow2"), &ob, &err) == -1, "[limits] missing backing: create fails");
+    diag("%s", err.detail ? err.detail : "");
+    atoll_err_clear(&err);
+
+    /* depth: d0 <- d1 <- ... ; opening past BLK_MAX_CHAIN_DEPTH fails */
+    blk_create(bt_path("d0.qcow2"), &o, &err);
+    int made = 0;
+    char name[32], prev[32] = "d0.qcow2";
+    for (int i = 1; i <= BLK_MAX_CHAIN_DEPTH + 1; i++) {
+        snprintf(name, sizeof(name), "d%d.qcow2", i);
+        ob.backing_file = prev;
+        if (blk_create(bt_path(name), &ob, &err) < 0)
+            break;
+        made = i;
+        snprintf(prev, sizeof(prev), "%s", name);
+    }
+    is_int(made, BLK_MAX_CHAIN_DEPTH, "[limits] a chain of 256 backing images can be made");
+    ok(err.code == ATOLL_E_OPERATION_NOT_ALLOWED, "[limits] the 257th is refused: too deep");
+    atoll_err_clear(&err);
+    snprintf(name, sizeof(name), "d%d.qcow2", made);
+    ok(blk_open(bt_path(name), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0,
+       "[limits] the 256-deep chain opens");
+    uint8_t b[600] = {0}, z[600] = {0};
+    ok(img && blk_read(img, b, 1000, sizeof(b)) == 0 && memcmp(b, z, sizeof(b)) == 0 &&
+       blk_write(img, "x", 700, 1) == 0, "[limits] read and write through 256 levels");
+    blk_close(img);
+}
+
+/* Header field surgery on a fresh image; expects open to fail with code. */
+static void hostile(const char *what, unsigned off, unsigned width, uint64_t value, int code)
+{
+    size_t len;
+    uint8_t *img_bytes = slurp(bt_path("h.qcow2"), &len);
+    for (unsigned i = 0; i < width; i++)
+        img_bytes[off + i] = (uint8_t)(value >> (8 * (width - 1 - i)));
+    bt_write_file(bt_path("hx.qcow2"), img_bytes, len);
+    free(img_bytes);
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct blk_image *img = NULL;
+    int r = blk_open(bt_path("hx.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    if (!ok(r == -1 && err.code == code, "[hostile] %s: %s", what,
+            err.detail ? err.detail : "opened!"))
+        diag("code %d", err.code);
+    atoll_err_clear(&err);
+    blk_close(img);
+}
+
+static void hostile_headers(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2, .size = 1 << 20};
+    blk_create(bt_path("h.qcow2"), &o, &err);
+    const int INV = ATOLL_E_INVALID_VALUE, UNS = ATOLL_E_VALUE_NOT_SUPPORTED;
+    hostile("version 4", 4, 4, 4, INV);
+    hostile("cluster_bits 8", 20, 4, 8, INV);
+    hostile("cluster_bits 40", 20, 4, 40, INV);
+    hostile("size 2^63", 24, 8, 1ULL << 63, INV);
+    hostile("size beyond the L1 table", 24, 8, 1ULL << 40, INV);
+    hostile("l1_size 2^31", 36, 4, 1u << 31, INV);
+    hostile("l1_table_offset unaligned", 40, 8, 0x30001, INV);
+    hostile("l1_table_offset past the file", 40, 8, 1ULL << 40, INV);
+    hostile("refcount_table_offset 0", 48, 8, 0, INV);
+    hostile("refcount_table_clusters 2^32-1", 56, 4, 0xffffffffu, INV);
+    hostile("nb_snapshots 2^31", 60, 4, 1u << 31, INV);
+    hostile("backing_file_offset past the header cluster", 8, 8, 1ULL << 20, INV);
+    hostile("header_length 16", 100, 4, 16, INV);
+    hostile("refcount_order 7", 96, 4, 7, INV);
+    hostile("crypt_method aes", 32, 4, 1, UNS);
+    hostile("incompatible bit 4 (extended L2)", 72, 8, 16, UNS);
+    hostile("unknown incompatible bit 40", 72, 8, 1ULL << 40, UNS);
+    hostile("extension length past the cluster", 112, 8, 0x123456787fffffffULL, INV);
+    hostile("dirty bit on a read-write open", 72, 8, 1, ATOLL_E_OPERATION_NOT_ALLOWED);
+    /* the dirty image still opens read-only */
+    struct blk_image *img = NULL;
+    ok(blk_open(bt_path("hx.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err) == 0,
+       "[hostile] dirty image opens read-only");
+    blk_close(img);
+    img = NULL;
+
+    /* corrupt tables met during I/O: -EIO, never a crash */
+    blk_open(bt_path("h.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    uint8_t buf[4096] = {7};
+    blk_write(img, buf, 0, sizeof(buf));
+    blk_write(img, buf, 600000, sizeof(buf));
+    blk_close(img);
+    size_t len;
+    uint8_t *b = slurp(bt_path("h.qcow2"), &len);
+    uint64_t l1off = 0, l2off = 0;
+    for (int i = 0; i < 8; i++)
+        l1off = l1off << 8 | b[40 + i];
+    for (int i = 0; i < 8; i++)
+        l2off = l2off << 8 | b[l1off + i];
+    l2off &= 0x00fffffffffffe00ULL;
+    b[l2off + 6] |= 0x02; /* data offset + 512: no longer cluster aligned */
+    bt_write_file(bt_path("hx.qcow2"), b, len);
+    img = NULL;
+    ok(blk_open(bt_path("hx.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0,
+       "[hostile] image with a bad L2 entry opens (checked lazily)");
+    if (img) {
+        is_int(blk_read(img, buf, 0, 512), -EIO, "[hostile] read of the bad cluster: -EIO");
+        is_int(blk_write(img, buf, 100, 512), -EIO, "[hostile] write to it: -EIO");
+        is_int(blk_read(img, buf, 600000, 512), 0, "[hostile] other clusters still read");
+        struct blk_check_result cr;
+        ok(blk_check(img, 0, &cr, &err) == 0 && cr.corruptions > 0,
+           "[hostile] blk_check counts the corruption");
+        blk_close(img);
+    }
+    for (int i = 0; i < 8; i++)
+        b[l1off + i] = (uint8_t)(0x8000000000012345ULL >> (56 - 8 * i));
+    bt_write_file(bt_path("hx.qcow2"), b, len);
+    img = NULL;
+    blk_open(bt_path("hx.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err);
+    ok(img && blk_read(img, buf, 0, 512) == -EIO, "[hostile] unaligned L1 entry: read -EIO");
+    blk_close(img);
+    free(b);
+}
+
+int main(void)
+{
+    bt_init();
+    have_qemu = bt_have("qemu-img") && bt_have("qemu-io");
+    if (!have_qemu)
+        diag("qemu-img/qemu-io not installed: interoperability points are skipped");
+    qemu_chain();
+    our_chain();
+    chain_limits();
+    hostile_headers();
+    return tap_done();
+}
