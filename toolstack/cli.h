@@ -70,6 +70,7 @@ struct cli_cmd {
     const char *reqd;         /* usage: required parameters */
     const char *optional;     /* usage: optional parameters */
     const char *help;
+    const char *method;       /* the XenAPI message of simple action commands ("task.cancel") */
 };
 extern const struct cli_cmd cli_cmds[];
 const struct cli_cmd *cli_cmd_find(const char *name);
@@ -78,6 +79,7 @@ const struct cli_cmd *cli_cmd_find(const char *name);
 int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_vm_install(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_vm_destroy(struct cli *c, const struct cli_cmd *cmd);
+int cli_cmd_vm_reset_powerstate(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_event_wait(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd);
 

@@ -262,53 +262,78 @@ static int cmd_param_change(struct cli *c, const struct cli_cmd *cmd)
     return r;
 }
 
+/* <class>-<action> uuid=...: cmd->method(ref), e.g. task-cancel. */
+static int cmd_uuid_action(struct cli *c, const struct cli_cmd *cmd)
+{
+    const char *uuid = cli_arg(c, "uuid");
+    if (!uuid)
+        return cli_usage(c, "missing parameter 'uuid' (expected uuid=<uuid of the %s>)",
+                         cmd->cls);
+    if (cli_check_unused(c) < 0)
+        return -1;
+    ATOLL_AUTOVALUE ref = cli_ref_by_uuid(c, cmd->cls, uuid);
+    return ref ? call_void(c, cmd->cls, strchr(cmd->method, '.') + 1, ref, NULL, NULL) : -1;
+}
+
 /* ---- the table ---- */
 
 #define SEL "<selectors>: any field=value (name-label=, power-state=, other-config:key=)"
-#define CLASS_CMDS(pfx, cls, defaults, what)                                                    \
-    {pfx "-list", cmd_list, cls, defaults, "",                                                  \
-     "params=<field,...|all>, --minimal, <field>=<value>",                                     \
-     "List the " what " that match every <field>=<value> given."},                             \
-    {pfx "-param-list", cmd_param_list, cls, NULL, "uuid", "",                                  \
-     "Show every field of one " what "."},                                                     \
-    {pfx "-param-get", cmd_param_get, cls, NULL, "uuid, param-name", "param-key",               \
-     "Show one field (or one map entry with param-key) of a " what "."},                       \
-    {pfx "-param-set", cmd_param_set, cls, NULL, "uuid", "<field>=<value>, <map>:<key>=<value>", \
-     "Set read-write fields and map entries of a " what "."},                                  \
-    {pfx "-param-add", cmd_param_change, cls, NULL, "uuid, param-name",                         \
-     "param-key, <key>=<value>", "Add map entries or a set member to a " what "'s field."},    \
-    {pfx "-param-remove", cmd_param_change, cls, NULL, "uuid, param-name, param-key", "",       \
-     "Remove a map entry or set member from a " what "'s field."},                             \
-    {pfx "-param-clear", cmd_param_change, cls, NULL, "uuid, param-name", "",                   \
-     "Empty a map or set field of a " what "."}
+/* A table entry: name, handler, class, default list fields, required, optional, help. */
+#define CMD(n, fn, cl, def, rq, opt, hlp) \
+    {.name = n, .run = fn, .cls = cl, .defaults = def, .reqd = rq, .optional = opt, .help = hlp}
+#define CLASS_CMDS(pfx, cls, defaults, what)                                                   \
+    CMD(pfx "-list", cmd_list, cls, defaults, "",                                             \
+        "params=<field,...|all>, --minimal, <field>=<value>",                                 \
+        "List the " what " that match every <field>=<value> given."),                         \
+    CMD(pfx "-param-list", cmd_param_list, cls, NULL, "uuid", "",                             \
+        "Show every field of one " what "."),                                                 \
+    CMD(pfx "-param-get", cmd_param_get, cls, NULL, "uuid, param-name", "param-key",          \
+        "Show one field (or one map entry with param-key) of a " what "."),                   \
+    CMD(pfx "-param-set", cmd_param_set, cls, NULL, "uuid",                                   \
+        "<field>=<value>, <map>:<key>=<value>",                                               \
+        "Set read-write fields and map entries of a " what "."),                              \
+    CMD(pfx "-param-add", cmd_param_change, cls, NULL, "uuid, param-name",                    \
+        "param-key, <key>=<value>", "Add map entries or a set member to a " what "'s field."), \
+    CMD(pfx "-param-remove", cmd_param_change, cls, NULL, "uuid, param-name, param-key", "",  \
+        "Remove a map entry or set member from a " what "'s field."),                         \
+    CMD(pfx "-param-clear", cmd_param_change, cls, NULL, "uuid, param-name", "",              \
+        "Empty a map or set field of a " what ".")
 
 const struct cli_cmd cli_cmds[] = {
-    {"help", cmd_help, NULL, NULL, "", "<command>, --all", "Show the commands, or one's usage."},
-    {"vm-start", cli_cmd_vm_power, "VM", NULL, "", "vm, paused=true, --force, --multiple, " SEL,
-     "Start the selected VM."},
-    {"vm-shutdown", cli_cmd_vm_power, "VM", NULL, "", "vm, --force, --multiple, " SEL,
-     "Shut the selected VM down cleanly (--force: hard shutdown)."},
-    {"vm-reboot", cli_cmd_vm_power, "VM", NULL, "", "vm, --force, --multiple, " SEL,
-     "Reboot the selected VM cleanly (--force: hard reboot)."},
-    {"vm-pause", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL, "Pause a running VM."},
-    {"vm-unpause", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL,
-     "Unpause a paused VM."},
-    {"vm-suspend", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL,
-     "Suspend a running VM to disk."},
-    {"vm-resume", cli_cmd_vm_power, "VM", NULL, "", "vm, paused=true, --force, --multiple, " SEL,
-     "Resume a suspended VM."},
-    {"vm-destroy", cli_cmd_vm_destroy, "VM", NULL, "uuid", "",
-     "Remove a halted VM from the database (its disks stay)."},
-    {"vm-install", cli_cmd_vm_install, "VM", NULL, "new-name-label",
-     "template, kernel, ramdisk, args, memory, vcpus, new-name-description",
-     "Create a VM from a template or, in Atoll, directly from a kernel; prints its uuid. "
-     "memory takes a size (256M, 1G; a bare number is MiB), vcpus a count."},
-    {"event-wait", cli_cmd_event_wait, NULL, NULL, "class",
-     "<field>=<value>, <field>=/=<value>, timeout=<seconds>",
-     "Wait until an object of the class has every field given at the value given "
-     "(=/= for not equal)."},
-    {"console", cli_cmd_console, "VM", NULL, "", "vm, " SEL,
-     "Attach to a running VM's serial console; press Ctrl-] to leave."},
+    CMD("help", cmd_help, NULL, NULL, "", "<command>, --minimal",
+        "Show the commands, or one's usage."),
+    CMD("vm-start", cli_cmd_vm_power, "VM", NULL, "",
+        "vm, paused=true, --force, --multiple, " SEL, "Start the selected VM."),
+    CMD("vm-shutdown", cli_cmd_vm_power, "VM", NULL, "", "vm, --force, --multiple, " SEL,
+        "Shut the selected VM down cleanly (--force: hard shutdown)."),
+    CMD("vm-reboot", cli_cmd_vm_power, "VM", NULL, "", "vm, --force, --multiple, " SEL,
+        "Reboot the selected VM cleanly (--force: hard reboot)."),
+    CMD("vm-pause", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL,
+        "Pause a running VM."),
+    CMD("vm-unpause", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL,
+        "Unpause a paused VM."),
+    CMD("vm-suspend", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL,
+        "Suspend a running VM to disk."),
+    CMD("vm-resume", cli_cmd_vm_power, "VM", NULL, "",
+        "vm, paused=true, --force, --multiple, " SEL, "Resume a suspended VM."),
+    CMD("vm-destroy", cli_cmd_vm_destroy, "VM", NULL, "uuid", "",
+        "Remove a halted VM from the database (its disks stay)."),
+    CMD("vm-install", cli_cmd_vm_install, "VM", NULL, "new-name-label",
+        "template, kernel, ramdisk, args, memory, vcpus, new-name-description",
+        "Create a VM from a template or, in Atoll, directly from a kernel; prints its uuid. "
+        "memory takes a size (256M, 1G; a bare number is MiB), vcpus a count."),
+    CMD("vm-reset-powerstate", cli_cmd_vm_reset_powerstate, "VM", NULL, "--force",
+        "vm, --multiple, " SEL,
+        "Mark a VM Halted in the database without touching its VMM (VM.power_state_reset); "
+        "only for VMs whose VMM is known to be gone."),
+    {.name = "task-cancel", .run = cmd_uuid_action, .cls = "task", .reqd = "uuid",
+     .optional = "", .help = "Ask a running task to stop.", .method = "task.cancel"},
+    CMD("event-wait", cli_cmd_event_wait, NULL, NULL, "class",
+        "<field>=<value>, <field>=/=<value>, timeout=<seconds>",
+        "Wait until an object of the class has every field given at the value given "
+        "(=/= for not equal)."),
+    CMD("console", cli_cmd_console, "VM", NULL, "", "vm, " SEL,
+        "Attach to a running VM's serial console; press Ctrl-] to leave."),
     CLASS_CMDS("vm", "VM", "uuid,name-label,power-state", "VMs"),
     CLASS_CMDS("host", "host", "uuid,name-label,name-description", "hosts"),
     CLASS_CMDS("task", "task", "uuid,name-label,name-description,status,progress", "tasks"),
@@ -319,7 +344,9 @@ const struct cli_cmd cli_cmds[] = {
     CLASS_CMDS("vif", "VIF", "uuid,VM,network,device,MAC", "VIFs"),
     CLASS_CMDS("network", "network", "uuid,name-label,name-description,bridge", "networks"),
     CLASS_CMDS("pif", "PIF", "uuid,device,MAC,VLAN,network", "PIFs"),
-    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+    CLASS_CMDS("message", "message", "uuid,name,priority,cls,obj-uuid,timestamp,body",
+               "messages"),
+    {.name = NULL},
 };
 
 const struct cli_cmd *cli_cmd_find(const char *name)

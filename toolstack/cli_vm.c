@@ -96,6 +96,31 @@ int cli_cmd_vm_destroy(struct cli *c, const struct cli_cmd *cmd)
     return r ? 0 : report(&e);
 }
 
+int cli_cmd_vm_reset_powerstate(struct cli *c, const struct cli_cmd *cmd)
+{
+    int force = c->force;
+    if (parse_bool(c, "force", cli_arg(c, "force"), &force) < 0)
+        return -1;
+    if (!force)
+        return cli_usage(c, "--force is required: this marks the VM Halted without stopping "
+                         "anything, only right if its VMM is already gone");
+    struct cli_view *v;
+    unsigned n;
+    if (cli_select(c, "VM", "vm", 1, &v, &n) < 0)
+        return -1;
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        struct cli_err e = {0};
+        struct atoll_value *p[] = {v[i].ref};
+        ATOLL_AUTOVALUE r = cli_call(c, "VM.power_state_reset", p, 1, &e);
+        if (!r)
+            rc = report(&e);
+    }
+    cli_views_free(v, n);
+    (void)cmd;
+    return rc;
+}
+
 /* VM.<method>(ref, value) with value borrowed; prints errors. */
 static int set(struct cli *c, struct atoll_value *ref, const char *method,
                struct atoll_value *value)

@@ -187,6 +187,14 @@ t.ok(rc == 0 and any(r.get("uuid", ("", ""))[1] == tuuid_task for r in recs) and
      "task-list: the task made through xmlrpc, with status and progress")
 t.ok(tuuid_task in cli.out("task-list", "--minimal").split(","), "task-list --minimal")
 
+rc, out, err = cli.run("task-cancel", f"uuid={tuuid_task}")
+t.ok(rc == 0 and a.value(x.task.get_status(s, task)) in ("cancelling", "cancelled"),
+     f"task-cancel: the task is cancelling (xmlrpc) {err.strip()}")
+rc, out, err = cli.run("message-list")
+t.is_eq(rc, 0, "message-list runs")
+rc, out, err = cli.run("vm-reset-powerstate", f"uuid={u2}")
+t.ok(rc == 1 and "--force" in err, "vm-reset-powerstate without --force: exit 1")
+
 # ---- bad arguments
 cases = [
     (("vm-param-get", "param-name=name-label"), "uuid", "vm-param-get without uuid="),
