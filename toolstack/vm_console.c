@@ -1,10 +1,10 @@
 /*
- * toolstack/vm_console.c - the /console HTTP side handler: a running VM's
- * serial console. GET or CONNECT /console?ref=<VM ref>|uuid=<VM uuid>&session_id=<ref>
- * answers 200 and streams the console (recent output replayed first, then
- * live): chunked for HTTP/1.1, a raw stream for HTTP/1.0 as XAPI's clients
- * expect. POST with the same query writes its body (at most 4 KiB) to the
- * console's input. Needs the vm-operator role.
+ * toolstack/vm_console.c - the /console HTTP side handler: a running VM's serial
+ * console. GET or CONNECT /console?ref=<ref>|uuid=<uuid>&session_id=<ref>, naming the
+ * VM or its vt100 console object (whose location is this URL), answers 200 and
+ * streams the console (recent output replayed first, then live): chunked for
+ * HTTP/1.1, a raw stream for HTTP/1.0 as XAPI's clients expect. POST with the same
+ * query writes its body (at most 4 KiB) to the console's input. Needs vm-operator.
  * Threads: the libevent loop thread only (never blocks: UNIX connects are
  * immediate, writes are small and non-blocking).
  * Trust: query and body are client data; the session is checked first.
@@ -165,7 +165,8 @@ static void find_vm(struct ts_vm_rt *rt, void *arg)
     struct lookup *l = arg;
     if (l->path || rt->pid <= 0 || rt->exited)
         return;
-    if ((l->ref && strcmp(rt->ref, l->ref) == 0) || (l->uuid && strcmp(rt->uuid, l->uuid) == 0))
+    if ((l->ref && (strcmp(rt->ref, l->ref) == 0 || strcmp(rt->console_ref, l->ref) == 0)) ||
+        (l->uuid && (strcmp(rt->uuid, l->uuid) == 0 || strcmp(rt->console_uuid, l->uuid) == 0)))
         l->path = ts_vmm_client_console_path(rt->dir);
 }
 

@@ -364,6 +364,7 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
     if ((weight && *weight) || (cap && *cap))
         log_info("VM %s: VCPUs_params weight/cap recorded but not enforced (no CPU scheduler "
                  "control in atoll-vmm yet)", rt->uuid);
+    ts_vm_state_ensure_console(rt);
     return 0;
 }
 
@@ -411,6 +412,7 @@ int ts_vm_run_adopt(struct ts_vm_rt *rt, char *state, size_t len)
         return 0;
     }
     log_info("VM %s: adopted running VMM pid %lld (%s)", rt->uuid, (long long)pid, state);
+    ts_vm_state_ensure_console(rt);
     return 1;
 }
 

@@ -344,3 +344,59 @@ void ts_vm_state_update_host_metrics(void)
         atoll_err_clear(&err);
     }
 }
+
+/* ---- console objects ---- */
+
+void ts_vm_state_ensure_console(struct ts_vm_rt *rt)
+{
+    const struct ts_vm_ctx *c = &ts_vm_ctx;
+    const struct ts_dm_class *cc = ts_dm_class_find("console");
+    struct atoll_err err = ATOLL_ERR_INIT;
+    ATOLL_AUTOVALUE vm = NULL;
+    if (!cc || ts_dm_db_get(c->db, c->vm, rt->ref, &vm, NULL, &err) <= 0) {
+        atoll_err_clear(&err);
+        return;
+    }
+    char ref[ATOLL_REF_STRLEN + 1] = "", uuid[ATOLL_UUID_STRLEN + 1] = "";
+    struct atoll_value *set = atoll_value_struct_get(vm, "consoles");
+    for (size_t i = 0; set && i < atoll_value_array_len(set) && !ref[0]; i++) {
+        const char *r = atoll_value_get_string(atoll_value_array_get(set, i));
+        ATOLL_AUTOVALUE con = NULL;
+        if (r && ts_dm_db_get(c->db, cc, r, &con, NULL, &err) > 0) {
+            const char *p = atoll_value_struct_get_string(con, "protocol");
+            const char *u = atoll_value_struct_get_string(con, "uuid");
+            if (p && u && strcmp(p, "vt100") == 0) {
+                snprintf(ref, sizeof(ref), "%s", r);
+                snprintf(uuid, sizeof(uuid), "%s", u);
+            }
+        }
+        atoll_err_clear(&err);
+    }
+    if (!ref[0]) {
+        ATOLL_AUTOVALUE host = NULL;
+        const char *addr = NULL;
+        if (ts_dm_db_get(c->db, c->host, c->host_ref, &host, NULL, &err) > 0)
+            addr = atoll_value_struct_get_string(host, "address");
+        atoll_err_clear(&err);
+        atoll_uuid_generate(uuid);
+        ATOLL_AUTOVALUE f = atoll_value_struct();
+        atoll_value_struct_set_string(f, "uuid", uuid);
+        atoll_value_struct_set_string(f, "protocol", "vt100");
+        atoll_value_struct_set(f, "location",
+                               atoll_value_string_take(atoll_strdup_printf(
+                                   "https://%s/console?uuid=%s", addr && *addr ? addr
+                                                                             : "localhost",
+                                   uuid)));
+        atoll_value_struct_set_string(f, "VM", rt->ref);
+        if (ts_dm_generic_insert(c->db, cc, f, ref, &err) < 0) {
+            log_warn("VM %s: cannot create its console object: %s", rt->uuid,
+                     atoll_err_code_name(err.code));
+            atoll_err_clear(&err);
+            return;
+        }
+    }
+    pthread_mutex_lock(&ts_vm_state_lock);
+    snprintf(rt->console_ref, sizeof(rt->console_ref), "%s", ref);
+    snprintf(rt->console_uuid, sizeof(rt->console_uuid), "%s", uuid);
+    pthread_mutex_unlock(&ts_vm_state_lock);
+}

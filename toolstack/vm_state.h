@@ -54,6 +54,8 @@ struct ts_vm_rt {
     char op_ref[ATOLL_REF_STRLEN + 1];
     int expect_exit;             /* the operation itself handles the next exit */
     int detach;                  /* atolld is stopping: watcher leaves without acting */
+    char console_ref[ATOLL_REF_STRLEN + 1];   /* its console object (vt100), "" if none */
+    char console_uuid[ATOLL_UUID_STRLEN + 1];
     unsigned crashes;            /* crash restarts in the current window */
     int64_t crash_window;        /* start of that window (epoch seconds) */
 };
@@ -87,6 +89,13 @@ void ts_vm_state_op_end(struct ts_vm_rt *rt);
  */
 int ts_vm_state_record(const char *ref, const char *power_state, const struct ts_vm_rt *rt,
                        const char *op, const char *op_ref, struct atoll_err *err);
+
+/*
+ * Makes sure the VM has its vt100 console object (location
+ * https://<host address>/console?uuid=<console uuid>, served by vm_console.c) and
+ * remembers its ref and uuid in rt, so /console can be asked by console or VM.
+ */
+void ts_vm_state_ensure_console(struct ts_vm_rt *rt);
 
 /* allowed_operations for a power state ("Halted", ...): a new array of strings. */
 struct atoll_value *ts_vm_state_allowed_ops(const char *power_state);

@@ -180,6 +180,15 @@ def run(d, api, kernel, pids):
     if not got:
         t.diag(repr(con.buf[-300:]))
     con.close()
+    cons = api.call("VM.get_consoles", vm)
+    t.is_eq(len(cons), 1, "the running VM has one console object")
+    crec = api.call("console.get_record", cons[0])
+    t.ok(crec["protocol"] == "vt100" and crec["VM"] == vm and
+         crec["location"].endswith("/console?uuid=" + crec["uuid"]),
+         f"console: vt100, its VM, location {crec['location']}")
+    con = Console(d, api.sid, cons[0])
+    t.ok(con.wait_for("ATOLL READY"), "/console?ref=<console ref> streams the same console")
+    con.close()
     bad = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
     bad.sendall(f"GET /console?ref={vm}&session_id=OpaqueRef:bogus HTTP/1.0\r\n\r\n".encode())
     head = bad.recv(64)
