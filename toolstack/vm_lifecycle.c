@@ -391,6 +391,15 @@ static int h_destroy(struct ts_call *call, struct atoll_value *const *params, un
         if (ts_dm_generic_remove(ts_vm_ctx.db, ts_vm_ctx.vm_metrics, mref, &e2) < 0)
             atoll_err_clear(&e2); /* already gone */
     }
+    /* its consoles go with it (XAPI); disks stay, as XAPI leaves VDIs to the client */
+    struct atoll_value *cons = atoll_value_struct_get(rec, "consoles");
+    const struct ts_dm_class *cc = ts_dm_class_find("console");
+    for (size_t i = 0; cc && cons && i < atoll_value_array_len(cons); i++) {
+        const char *c = atoll_value_get_string(atoll_value_array_get(cons, i));
+        struct atoll_err e2 = ATOLL_ERR_INIT;
+        if (c && ts_dm_generic_remove(ts_vm_ctx.db, cc, c, &e2) < 0)
+            atoll_err_clear(&e2);
+    }
     if (ts_dm_generic_remove(ts_vm_ctx.db, ts_vm_ctx.vm, ref, err) < 0)
         return finish(rt, NULL, -1, err);
     remove_dir(rt->dir);

@@ -394,12 +394,15 @@ def run(d, api, kernel, pids):
     api.call("VM.destroy", bad)
 
     # destroy
+    cons = api.call("VM.get_consoles", vm)
     metrics = api.call("VM.get_metrics", vm)
     api.call("VM.destroy", vm)
     e = api.err("VM.get_record", vm)
     t.ok(e and e[0] == "HANDLE_INVALID", "VM.destroy removed the VM")
     e = api.err("VM_metrics.get_record", metrics)
     t.ok(e and e[0] == "HANDLE_INVALID", "and its VM_metrics")
+    e = api.err("console.get_record", cons[0])
+    t.ok(e and e[0] == "HANDLE_INVALID", "and its console")
 
 
 if __name__ == "__main__":
