@@ -60,7 +60,8 @@ static void read_boot_info(struct guest *g)
         size_t n = 0;
         while (n < sizeof(g->cmdline) - 1 && s[n])
             n++;
-        memcpy(g->cmdline, s, n);
+        for (size_t i = 0; i < n; i++) /* one console line, whatever the VMM passed */
+            g->cmdline[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
         g->cmdline[n] = '\0';
     }
     g->acpi.rsdp_pa = si->rsdp_paddr;

@@ -42,6 +42,16 @@ static void cmd_cpus(struct guest *g, struct cmd_args *a)
     con_printf("cpus online=%u\n", smp_online());
 }
 
+static void cmd_smpcheck(struct guest *g, struct cmd_args *a)
+{
+    unsigned want = smp_online() - 1, got = smp_check(1000000);
+
+    if (got == want)
+        con_printf("smpcheck ok answered=%u\n", got);
+    else
+        con_printf("smpcheck FAILED answered=%u of %u\n", got, want);
+}
+
 static void cmd_mem(struct guest *g, struct cmd_args *a)
 {
     con_printf("mem total_kib=%lu free_kib=%lu\n", mm_total_kib(&g->mm),
@@ -179,6 +189,8 @@ static void cmd_triplefault(struct guest *g, struct cmd_args *a)
 static const struct shell_cmd commands[] = {
     { "help", "help", "list the commands", 0, 0, cmd_help },
     { "cpus", "cpus", "CPUs online: cpus online=N", 0, 0, cmd_cpus },
+    { "smpcheck", "smpcheck", "every AP answers an IPI: smpcheck ok answered=N", 0, 0,
+      cmd_smpcheck },
     { "mem", "mem", "RAM from the memory map: mem total_kib=T free_kib=F", 0, 0, cmd_mem },
     { "uptime", "uptime", "time since boot: uptime ms=N", 0, 0, cmd_uptime },
     { "echo", "echo TEXT", "print TEXT", 0, 1000, cmd_echo },

@@ -70,6 +70,31 @@ int smp_call(unsigned idx, void (*fn)(void *), void *arg)
     return 0;
 }
 
+unsigned smp_count(void)
+{
+    return ncpus;
+}
+
+static void answer(void *arg)
+{
+    __atomic_add_fetch((volatile unsigned *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+unsigned smp_check(uint64_t timeout_us)
+{
+    static volatile unsigned answered;
+    unsigned asked = 0;
+
+    answered = 0;
+    for (unsigned i = 1; i < ncpus; i++)
+        if (smp_call(i, answer, (void *)&answered) == 0)
+            asked++;
+    uint64_t deadline = timer_deadline_us(timeout_us);
+    while (answered < asked && !timer_passed(deadline))
+        cpu_relax();
+    return answered;
+}
+
 unsigned smp_boot(const struct acpi_info *info)
 {
     uint32_t self = lapic_id();

@@ -17,5 +17,10 @@ unsigned smp_online(void);
 __attribute__((noreturn)) void smp_ap_main(unsigned idx);
 /* Runs fn(arg) on CPU idx (asynchronously); returns 0, or -1 if it is offline or busy. */
 int smp_call(unsigned idx, void (*fn)(void *), void *arg);
+/* Number of CPU slots started (online or not), i.e. valid idx values are 0..smp_count()-1. */
+unsigned smp_count(void);
+/* Asks every AP to answer through smp_call (an IPI each) and waits up to timeout_us; returns
+ * how many answered. */
+unsigned smp_check(uint64_t timeout_us);
 
 #endif

@@ -117,6 +117,8 @@ def boot_and_check(machine, smp, mem, button):
     t.ok(mem * 1024 * 0.9 <= kib <= mem * 1024, f"{what}: READY mem_kib {kib} close to {mem} MiB")
     t.ok(g.expect(rb"atoll> ", 5) is not None, f"{what}: prompt")
     t.is_eq(g.command("cpus"), f"cpus online={smp}", f"{what}: cpus")
+    t.is_eq(g.command("smpcheck"), f"smpcheck ok answered={smp - 1}",
+            f"{what}: every AP answers an IPI")
     mem_out = g.command("mem") or ""
     mm = re.fullmatch(r"mem total_kib=(\d+) free_kib=(\d+)", mem_out)
     t.ok(mm is not None and int(mm.group(1)) == kib and 0 < int(mm.group(2)) < kib,
