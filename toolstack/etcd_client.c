@@ -1,9 +1,12 @@
 /*
  * toolstack/etcd_client.c - HTTP/1.1 to etcd's JSON gateway: one keep-alive
  * connection per client, fail-over to the next endpoint when connecting or
- * sending fails (a request whose answer was lost is not resent: it may have
- * been applied), Content-Length and chunked bodies, and the watch stream
- * (chunked, one JSON message per line) on a thread of its own.
+ * sending fails, when a kept-alive connection closes without answering, or
+ * when a member answers 5xx (no leader, timeout). Reads are always resent; a
+ * txn whose answer was lost mid-way is not (it may have been applied); a txn
+ * refused with 5xx is, so a create may then report a compare failure for an
+ * object it did create. Content-Length and chunked bodies, and the watch
+ * stream (chunked, one JSON message per line) on a thread of its own.
  * Threads: client calls under a mutex; each watch owns a thread.
  */
 #define ATOLL_LOG_MODULE "etcd"
@@ -349,9 +352,21 @@ int ts_etcd_call(struct ts_etcd *c, const char *path, const struct atoll_value *
         }
         int64_t clen;
         int chunked;
+        c->conn.off = c->conn.len = 0;
         if (read_head(&c->conn, &status, &clen, &chunked) < 0) {
-            why = "no answer (the request may have been applied)";
+            /*
+             * Reads are always safe to resend. A write is resent only when a kept-alive
+             * connection closed without a byte of answer (the server had already
+             * dropped it); otherwise it may have been applied and the caller must look.
+             */
+            int silent = c->conn.len == 0;
             conn_close(&c->conn);
+            if (!strcmp(path, "/v3/kv/range") || (silent && !fresh)) {
+                why = "connection lost";
+                c->cur = (c->cur + 1) % c->n;
+                continue;
+            }
+            why = "no answer (the request may have been applied)";
             break;
         }
         if (chunked) {
@@ -361,6 +376,11 @@ int ts_etcd_call(struct ts_etcd *c, const char *path, const struct atoll_value *
             if (k < 0) {
                 why = "truncated chunked answer";
                 conn_close(&c->conn);
+                if (!strcmp(path, "/v3/kv/range") || status != 200) {
+                    c->cur = (c->cur + 1) % c->n;
+                    in.len = 0;
+                    continue;
+                }
                 break;
             }
         } else if (clen < 0 || conn_read(&c->conn, &in, (size_t)clen) < 0) {
@@ -369,7 +389,14 @@ int ts_etcd_call(struct ts_etcd *c, const char *path, const struct atoll_value *
             break;
         }
         if (status != 200) {
+            /* 503 and friends: this member cannot serve now (no leader, timeout); try another */
             why = "error status";
+            conn_close(&c->conn);
+            c->cur = (c->cur + 1) % c->n;
+            if (status >= 500 && attempt < c->n) {
+                in.len = 0;
+                continue;
+            }
             break;
         }
         *resp = ts_json_parse(in.p ? in.p : "", in.len, NULL);
