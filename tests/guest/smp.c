@@ -108,6 +108,11 @@ unsigned smp_boot(const struct acpi_info *info)
     for (unsigned i = 0; i < info->ncpus; i++) {
         if (info->apic_ids[i] == self)
             continue;
+        if (info->apic_ids[i] > 254) { /* xAPIC mode: 8-bit destinations only */
+            con_printf("atoll-guest: warning: CPU with APIC ID %u needs x2APIC: not started\n",
+                       info->apic_ids[i]);
+            continue;
+        }
         if (want == GUEST_MAX_CPUS) {
             con_printf("atoll-guest: warning: %u CPUs listed, only %u supported\n", info->ncpus,
                        GUEST_MAX_CPUS);
@@ -120,7 +125,7 @@ unsigned smp_boot(const struct acpi_info *info)
     for (int round = 0; round < 2 && online < want; round++) {
         unsigned sent = 1;
         for (unsigned i = 0; i < info->ncpus && sent < want; i++) {
-            if (info->apic_ids[i] == self)
+            if (info->apic_ids[i] == self || info->apic_ids[i] > 254)
                 continue;
             sent++;
             lapic_send_ipi(info->apic_ids[i], 0x4600 | (TRAMPOLINE_PA >> 12)); /* SIPI */
