@@ -256,6 +256,9 @@ static void test_two_hosts(struct ts_store *a, struct ts_store *b)
     atoll_value_struct_set_string(rec, "name_label", "shared");
     ok(ts_dm_generic_create(da, VM, rec, ref, &err) == 0, "VM.create through host A");
     ATOLL_AUTOVALUE got = NULL;
+    /* other hosts see a commit once their watch reports it (eventual, milliseconds) */
+    uint64_t ra = ts_store_revision(a);
+    ok(ts_store_wait(b, ra - 1, 5000) >= ra, "host B's watch reports host A's revision");
     ok(ts_dm_generic_get_record(dbb, VM, ref, &got, &err) == 0 &&
            !strcmp(atoll_value_struct_get_string(got, "name_label"), "shared"),
        "host B reads it from its cache");
