@@ -48,15 +48,18 @@ else
 fi
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 HTTP_PORT=$(free_port)
 HTTPS_PORT=$(free_port)
 LOG="$STATE/atolld.log"
 SOCK="$STATE/atolld.sock"
 
-setsid "$ATOLLD" --state-dir "$STATE" --bind 127.0.0.1 --port "$HTTPS_PORT" --http-port "$HTTP_PORT" \
-    --socket "$SOCK" --root-password-file "$PWFILE" --vmm "$VMM" --log "$LOG" </dev/null &
+# its own session: a Ctrl-C on the terminal is for the console client, not for atolld
+setsid "$ATOLLD" --state-dir "$STATE" --bind 127.0.0.1 --port "$HTTPS_PORT" \
+    --http-port "$HTTP_PORT" --socket "$SOCK" --root-password-file "$PWFILE" --vmm "$VMM" \
+    --log "$LOG" </dev/null &
 ATOLLD_PID=$!
 cleanup() {
     if kill -0 "$ATOLLD_PID" 2>/dev/null; then
@@ -76,7 +79,11 @@ trap 'exit 143' TERM
 for _ in $(seq 1 200); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1', $HTTP_PORT), 0.2)" \
         2>/dev/null && break
-    kill -0 "$ATOLLD_PID" 2>/dev/null || { echo "atoll-demo: atolld failed:" >&2; tail -5 "$LOG" >&2; exit 1; }
+    if ! kill -0 "$ATOLLD_PID" 2>/dev/null; then
+        echo "atoll-demo: atolld failed:" >&2
+        tail -5 "$LOG" >&2
+        exit 1
+    fi
     sleep 0.05
 done
 echo "atoll-demo: atolld is up: XenAPI at https://127.0.0.1:$HTTPS_PORT/ (and http on" \

@@ -55,7 +55,8 @@ int ts_vm_run_sizing(const char *ref, struct atoll_value *rec, uint64_t *memory,
                      unsigned *vcpus, struct atoll_err *err)
 {
     int64_t smin = field_int(rec, "memory_static_min"), smax = field_int(rec, "memory_static_max");
-    int64_t dmin = field_int(rec, "memory_dynamic_min"), dmax = field_int(rec, "memory_dynamic_max");
+    int64_t dmin = field_int(rec, "memory_dynamic_min");
+    int64_t dmax = field_int(rec, "memory_dynamic_max");
     if (smin < 0 || smax < 0 || dmin < 0 || dmax < 0) {
         ATOLL_ERR(err, ATOLL_E_MEMORY_CONSTRAINT_VIOLATION, "memory sizes must not be negative");
         return -1;

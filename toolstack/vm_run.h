@@ -51,7 +51,7 @@ int ts_vm_run_command(struct ts_vm_rt *rt, const char *cmd, struct atoll_err *er
 int ts_vm_run_clean(struct ts_vm_rt *rt, struct atoll_value *rec, int reboot,
                     struct atoll_err *err);
 
-/* Ends the VMM for sure ("destroy", then SIGKILL); caller set rt->expect_exit. rt->pid = 0 after. */
+/* Ends the VMM for sure ("destroy", then SIGKILL); caller set rt->expect_exit; rt->pid = 0. */
 void ts_vm_run_destroy(struct ts_vm_rt *rt);
 
 /* Waits (guard held) until the watcher saw the VMM exit: 1, or 0 after timeout_ms. */
