@@ -9,10 +9,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "atoll/util.h"
@@ -296,6 +298,31 @@ static char *read_password_file(const char *path)
     return pw;
 }
 
+/* Asks for the password on the terminal with echo off; NULL if there is no terminal. */
+static char *prompt_password(const char *user, const char *host)
+{
+    if (!isatty(STDIN_FILENO))
+        return NULL;
+    struct termios old, quiet;
+    if (tcgetattr(STDIN_FILENO, &old) < 0)
+        return NULL;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    fprintf(stderr, "Password for %s@%s: ", user, host);
+    fflush(stderr);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    char buf[1100];
+    char *line = fgets(buf, sizeof(buf), stdin);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    fprintf(stderr, "\n");
+    if (!line)
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    char *pw = atoll_strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return pw;
+}
+
 static int parse_port(const char *s, int *out)
 {
     uint64_t v;
@@ -421,12 +448,15 @@ int main(int argc, char **argv)
     } else {
         if (!co.port)
             co.port = co.nossl ? 80 : 443;
+        if (!pw)
+            pw = prompt_password(user ? user : "root", co.server);
         if (!pw) {
             fprintf(stderr, "atoll: a password is needed for %s: give -pw PASSWORD or "
                     "--password-file FILE\n", co.server);
             return 1;
         }
     }
+    signal(SIGPIPE, SIG_IGN); /* a closed connection or pipe is an error return, not a death */
     ts_xmlrpc_init();
     ATOLL_AUTOFREE char *msg = NULL;
     c.conn = cli_conn_open(&co, &msg);

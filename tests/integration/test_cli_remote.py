@@ -6,6 +6,8 @@ refused), --cafile (the host certificate accepted, another CA refused), RBAC see
 the CLI, and event-wait waking when another process changes the field, returning at once
 when already true, and timing out."""
 import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -74,6 +76,42 @@ for opt in ("--password-file", "-pwf"):
 rc, out, err = cli.run("-s", "127.0.0.1", "-p", str(d.https_port), "--password-file",
                        pwf + ".missing", "vm-list")
 t.ok(rc == 1 and ".missing" in err, "--password-file of a missing file: exit 1 naming it")
+# on a terminal, the password is asked for without echo
+master, slave = pty.openpty()
+pr = cli.spawn("-s", "127.0.0.1", "-p", str(d.https_port), "vm-list", "--minimal",
+               stdin=slave, stdout=slave, stderr=slave)
+buf, end, sent = b"", time.time() + 30, False
+while time.time() < end:
+    r, _, _ = select.select([master], [], [], 0.2)
+    if r:
+        try:
+            buf += os.read(master, 4096)
+        except OSError:
+            break
+    if not sent and b"Password for root@127.0.0.1: " in buf:
+        os.write(master, (a.ROOT_PW + "\n").encode())
+        sent = True
+    if pr.poll() is not None:
+        break
+try:
+    prc = pr.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    prc = None
+while True:  # what is left on the terminal
+    r, _, _ = select.select([master], [], [], 0.2)
+    if not r:
+        break
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    buf += chunk
+os.close(master)
+os.close(slave)
+t.ok(sent and prc == 0 and u1.encode() in buf and a.ROOT_PW.encode() not in buf,
+     "no -pw on a terminal: the password is asked for, not echoed, and works")
 rc, out, err = cli.tcp("vm-list", "--minimal", https=False)
 t.ok(rc == 0 and out.strip() == u1, "--nossl: plain HTTP on the TCP port")
 
