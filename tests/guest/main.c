@@ -152,6 +152,7 @@ static void boot(void)
     read_boot_info(g);
     con_printf("atoll-guest: booting cmdline=\"%s\"\n", g->cmdline);
 
+    int trampoline_ok = mm_is_free(&g->mm, TRAMPOLINE_PA, TRAMPOLINE_PA + 4096);
     mm_reserve(&g->mm, 0, 0x100000);
     mm_reserve(&g->mm, (uint64_t)(uintptr_t)guest_image_start,
                (uint64_t)(uintptr_t)guest_image_end);
@@ -178,7 +179,10 @@ static void boot(void)
     /* the power button's interrupt (SCI or GED) on the vector after the ISA IRQs */
     cpu_set_handler(VEC_POWER, sci_irq);
     power_button_init(VEC_POWER, pc->apic_id);
-    unsigned online = g->acpi.ncpus ? smp_boot(&g->acpi) : 1;
+    if (!trampoline_ok && g->acpi.ncpus > 1)
+        con_printf("atoll-guest: warning: no RAM at 0x%x for the AP trampoline: one CPU\n",
+                   TRAMPOLINE_PA);
+    unsigned online = g->acpi.ncpus > 1 && trampoline_ok ? smp_boot(&g->acpi) : 1;
     uint64_t ms = timer_now_ns() / 1000000;
     con_printf("ATOLL READY cpus=%u mem_kib=%lu boot_ms=%lu\n", online, mm_total_kib(&g->mm),
                ms);

@@ -108,6 +108,14 @@ int mm_add(struct mm *m, uint64_t addr, uint64_t size, uint32_t type)
     return 0;
 }
 
+int mm_is_free(const struct mm *m, uint64_t start, uint64_t end)
+{
+    for (unsigned i = 0; i < m->nr; i++)
+        if (m->avail[i].start <= start && end <= m->avail[i].start + m->avail[i].len)
+            return 1;
+    return 0;
+}
+
 uint64_t mm_reserve(struct mm *m, uint64_t start, uint64_t end)
 {
     uint64_t n = remove(m, ALIGN_DOWN(start, MM_PAGE), ALIGN_UP(end, MM_PAGE));

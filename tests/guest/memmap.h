@@ -32,6 +32,9 @@ void mm_init(struct mm *m);
  * (the entry is then ignored). */
 int mm_add(struct mm *m, uint64_t addr, uint64_t size, uint32_t type);
 
+/* Whether [start, end) is entirely free RAM. */
+int mm_is_free(const struct mm *m, uint64_t start, uint64_t end);
+
 /* Marks [start, end) as kept by the guest; returns the RAM bytes that were free there. */
 uint64_t mm_reserve(struct mm *m, uint64_t start, uint64_t end);
 

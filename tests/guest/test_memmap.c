@@ -36,6 +36,8 @@ int main(void)
     mm_add(&m, 0, 640 * 1024, MM_TYPE_RAM);
     mm_add(&m, MIB, 63 * MIB, MM_TYPE_RAM);
     uint64_t total = m.total;
+    ok(mm_is_free(&m, 0x8000, 0x9000), "the trampoline page is RAM");
+    ok(!mm_is_free(&m, 0x9f000, 0xa1000), "a range crossing the end of low RAM is not");
     is_int(mm_reserve(&m, 0, MIB), 640 * 1024, "reserving the first MiB takes its RAM");
     is_int(mm_reserve(&m, MIB, 3 * MIB), 2 * MIB, "reserving the image");
     is_int(mm_free_bytes(&m), total - 640 * 1024 - 2 * MIB, "free after reservations");
