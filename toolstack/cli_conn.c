@@ -134,6 +134,8 @@ static int tls_start(struct cli_conn *c, char **msg)
             return -1;
         }
         SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+        /* a stream (console) may end without close_notify; bodies are length-checked */
+        SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
         if (c->cafile) {
             if (SSL_CTX_load_verify_locations(c->ctx, c->cafile, NULL) != 1) {
                 ATOLL_AUTOFREE char *why = ssl_errmsg();

@@ -126,6 +126,28 @@ t.ok(crc == 0 and termios.tcgetattr(slave) == before,
 os.close(master)
 os.close(slave)
 
+# console over HTTPS (-s/-p/-pw): the stream and the input both go over TLS
+c = cli.spawn("-s", "127.0.0.1", "-p", str(d.https_port), "-pw", a.ROOT_PW, "console",
+              "vm=guest1", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+got = read_until(c, b"ATOLL READY", 60)
+try:
+    c.stdin.write(b"echo over-tls-check\n")
+    c.stdin.flush()
+except BrokenPipeError:
+    pass
+got = read_until(c, b"\nover-tls-check", 60)
+try:
+    c.stdin.write(b"\x1d")
+    c.stdin.flush()
+except BrokenPipeError:
+    pass
+try:
+    crc = c.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    crc = None
+t.ok(b"\nover-tls-check" in got and crc == 0,
+     "console over HTTPS: output, input and Ctrl-] work over TLS")
+
 # pause / unpause and xe's error
 rc, out, err = cli.run("vm-pause", "vm=guest1")
 t.ok(rc == 0 and state(u) == "Paused", f"vm-pause: Paused ({err.strip()})")
