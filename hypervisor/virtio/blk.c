@@ -327,8 +327,11 @@ static int blk_process(struct vdev_blk *b, struct vq *vq)
         if (rc == 0)
             break;
         if (rc == -EIO) {
-            log_warn("disk '%s': guest corrupted the virtqueue; device needs reset",
-                     blk_get_path(b->img));
+            /* guest-triggered: logged the first time and then every 1000th */
+            uint64_t times = __atomic_add_fetch(&b->st.broken_rings, 1, __ATOMIC_RELAXED);
+            if (times % 1000 == 1)
+                log_warn("disk '%s': guest corrupted the virtqueue (%llu times); device needs "
+                         "reset", blk_get_path(b->img), (unsigned long long)times);
             vpci_set_needs_reset(&b->t);
             return -EIO;
         }

@@ -63,6 +63,7 @@ struct vdev_blk_stats {
     uint64_t kicks;         /* wake-ups from the eventfd */
     uint64_t polled;        /* requests found while busy-polling */
     uint64_t irqs;          /* interrupts raised */
+    uint64_t broken_rings;  /* corrupt rings (DEVICE_NEEDS_RESET) */
 };
 /* Snapshot of the counters (any thread). */
 void vdev_blk_get_stats(struct vdev_blk *b, struct vdev_blk_stats *out);

@@ -59,6 +59,8 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t 
 
 void pci_dev_fini(struct pci_dev *d)
 {
+    if (d->bus)
+        pci_bus_remove(d->bus, d);
     const struct pci_host_ops *h = d->bus ? &d->bus->host : NULL;
     for (unsigned i = 0; i < PCI_MSIX_MAX_VECTORS; i++) {
         struct pci_msix_vec *v = &d->msix[i];
@@ -377,6 +379,23 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, uint32_t intx_gsi)
     update_bars(d);
     pthread_rwlock_unlock(&bus->lock);
     return (int)s;
+}
+
+void pci_bus_remove(struct pci_bus *bus, struct pci_dev *d)
+{
+    pthread_rwlock_wrlock(&bus->lock);
+    for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+        if (bus->slot[s] != d)
+            continue;
+        bus->slot[s] = NULL;
+        for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+            uint64_t old = d->bar_addr[b];
+            d->bar_addr[b] = 0;
+            if (old && d->ops && d->ops->bar_moved)
+                d->ops->bar_moved(d, b, old, 0);
+        }
+    }
+    pthread_rwlock_unlock(&bus->lock);
 }
 
 /* Device addressed by a config address; NULL if none. */

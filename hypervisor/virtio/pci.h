@@ -146,11 +146,14 @@ void pci_intx_set(struct pci_dev *d, int level);
  */
 struct pci_bus *pci_bus_new(const struct pci_host_ops *ops, uint64_t mmio_base,
                             uint64_t mmio_size);
-/* Frees the bus, not its devices (their owners call pci_dev_fini). NULL is a no-op. */
+/* Frees the bus, not its devices: free those first (pci_dev_fini). NULL is a no-op. */
 void pci_bus_free(struct pci_bus *bus);
 /* Puts d in the next free slot, places its BARs, enables decode. Setup only.
  * intx_gsi: the GSI for INTx (PCI_NO_GSI: none). Returns the slot or -ENOSPC. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, uint32_t intx_gsi);
+/* Takes d off the bus (its BARs stop decoding; bar_moved reports it); no-op if absent.
+ * pci_dev_fini calls it, so a device is never reachable after it was freed. */
+void pci_bus_remove(struct pci_bus *bus, struct pci_dev *d);
 const struct pci_host_ops *pci_bus_host(const struct pci_bus *bus);
 
 /* Exit dispatch. Return true if the access belonged to PCI (data filled on reads;

@@ -112,8 +112,10 @@ static int kvm_msi_route(void *opaque, int efd, uint32_t *gsi, uint64_t addr, ui
             v->msi_used[i] = false;
             set_routing(v);
         }
-        log_warn("MSI route for 0x%llx/0x%x failed: %s", (unsigned long long)addr, data,
-                 strerror(-rc));
+        static unsigned warned; /* guest-triggered (MSI-X table contents): a few lines */
+        if (__atomic_fetch_add(&warned, 1, __ATOMIC_RELAXED) < 4)
+            log_warn("MSI route for 0x%llx/0x%x failed: %s", (unsigned long long)addr, data,
+                     strerror(-rc));
     } else if (fresh) {
         *gsi = VDEVS_IRQCHIP_GSIS + i;
     }
@@ -153,7 +155,9 @@ static int kvm_ioeventfd(void *opaque, int efd, uint64_t gpa, uint32_t len, bool
                                .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN};
     if (ioctl(v->vm_fd, KVM_IOEVENTFD, &io) < 0) {
         int e = errno;
-        log_warn("ioeventfd at 0x%llx: %s (notifications go through MMIO exits)",
+        static unsigned warned; /* BAR moves are guest-triggered: a few lines at most */
+        if (__atomic_fetch_add(&warned, 1, __ATOMIC_RELAXED) < 4)
+            log_warn("ioeventfd at 0x%llx: %s (notifications go through MMIO exits)",
                  (unsigned long long)gpa, strerror(e));
         return -e;
     }
@@ -370,6 +374,7 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
         kvn(out, outlen, "kicks", st.kicks);
         kvn(out, outlen, "polled", st.polled);
         kvn(out, outlen, "irqs", st.irqs);
+        kvn(out, outlen, "broken_rings", st.broken_rings);
     } else {
         kv(out, outlen, "poll", in.poll ? "on" : "off");
         kvn(out, outlen, "poll_us", in.poll_us);

@@ -79,12 +79,10 @@ static int vq_walk(struct vq *vq, uint16_t head, struct vq_chain *c)
     for (;;) {
         if (idx >= tsize || ++count > tsize)
             return -EINVAL; /* out-of-range index, or a loop */
-        struct vq_desc d = {
-            .addr = table[idx].addr,
-            .len = table[idx].len,
-            .flags = table[idx].flags,
-            .next = table[idx].next,
-        };
+        /* one copy, read once: an indirect table may be unaligned, and the guest may be
+         * rewriting it as we go */
+        struct vq_desc d;
+        memcpy(&d, (const void *)&table[idx], sizeof(d));
         if (d.flags & VQ_DESC_F_INDIRECT) {
             /* one level only, never combined with NEXT, and only if negotiated */
             if (!vq->indirect || in_indirect || (d.flags & VQ_DESC_F_NEXT))
