@@ -7,6 +7,7 @@
 
 #include "apic.h"
 #include "arch.h"
+#include "burn.h"
 #include "cmd.h"
 #include "console.h"
 #include "cpu.h"
@@ -151,6 +152,29 @@ static int dirty_work(void)
     return 1;
 }
 
+static void cmd_burn(struct guest *g, struct cmd_args *a)
+{
+    uint64_t n = 0;
+
+    if (a->argc == 2 && strcmp(a->argv[1], "stop") == 0) {
+        uint64_t loops, ms;
+        unsigned cpus;
+        burn_stop(&loops, &ms, &cpus);
+        con_printf("burn stopped cpus=%u ms=%lu mloops=%lu mloops_per_s=%lu\n", cpus, ms,
+                   loops / 1000000, ms ? loops / 1000 / ms : 0);
+        return;
+    }
+    if (a->argc == 2 && cmd_parse_u64(a->argv[1], &n) < 0) {
+        con_printf("error: usage: burn [CPUS] | burn stop\n");
+        return;
+    }
+    if (burn_running()) {
+        con_printf("error: burn is running (burn stop first)\n");
+        return;
+    }
+    con_printf("burn started cpus=%u\n", burn_start(n > 1000 ? 0 : (unsigned)n));
+}
+
 static void cmd_verify(struct guest *g, struct cmd_args *a)
 {
     struct dirty_fault f;
@@ -196,6 +220,8 @@ static const struct shell_cmd commands[] = {
     { "echo", "echo TEXT", "print TEXT", 0, 1000, cmd_echo },
     { "dirty", "dirty MIB RATE | dirty stop",
       "dirty MIB MiB at RATE MiB/s (0 = unlimited) in the background", 1, 2, cmd_dirty },
+    { "burn", "burn [CPUS] | burn stop",
+      "spin on CPUS vCPUs (default all); stop prints loops per second", 0, 1, cmd_burn },
     { "verify", "verify", "check the memory dirty wrote", 0, 0, cmd_verify },
     { "info", "info", "clock, CPU and ACPI sources", 0, 0, cmd_info },
     { "poweroff", "poweroff", "ACPI S5", 0, 0, cmd_poweroff },
@@ -269,7 +295,7 @@ void shell_run(struct guest *g, int polled)
             cmd_poweroff(g, NULL);
             con_puts("atoll> ");
         }
-        if (dirty_work()) {
+        if (dirty_work() | burn_step()) {
             uint64_t now = timer_now_ns();
             if (now >= next_poll) {
                 cpu_poll();
