@@ -127,6 +127,18 @@ def boot_and_check(machine, smp, mem, button):
     t.is_eq(g.command("frobnicate"), "error: unknown command 'frobnicate' (try help)",
             f"{what}: unknown command")
     t.ok(re.fullmatch(r"uptime ms=\d+", g.command("uptime") or "") is not None, f"{what}: uptime")
+    if machine == "microvm":
+        t.is_eq(g.command("burn"), f"burn started cpus={smp}", f"{what}: burn on every vCPU")
+        t.is_eq(g.command("echo busy"), "busy", f"{what}: the console answers during burn")
+        b = g.command("burn stop") or ""
+        t.ok(re.fullmatch(rf"burn stopped cpus={smp} ms=\d+ mloops=\d+ mloops_per_s=[1-9]\d*",
+                          b) is not None, f"{what}: burn stop ({b})")
+        t.is_eq(g.command("dirty 8 0"), "dirty started mib=8 rate=0", f"{what}: dirty")
+        t.is_eq(g.command("echo dirtying"), "dirtying", f"{what}: the console answers during dirty")
+        d = g.command("dirty stop") or ""
+        t.ok(re.fullmatch(r"dirty stopped generations=\d+", d) is not None, f"{what}: {d}")
+        v = g.command("verify") or ""
+        t.ok(re.fullmatch(r"verify ok pages=\d+", v) is not None, f"{what}: {v}")
     if button:
         g.hmp("system_powerdown")
         t.ok(g.expect(rb"power button pressed", 20) is not None, f"{what}: power button seen")
