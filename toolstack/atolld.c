@@ -295,6 +295,7 @@ int main(int argc, char **argv)
         goto out;
     if (ts_vmops_start(&err) < 0) /* vmops: this host's objects, adopt live VMMs */
         goto out;
+    ts_workq_set_thread_fini(ts_xmlrpc_thread_fini);
     if (ts_workq_start(4, o.workers) < 0) {
         ATOLL_ERR(&err, ATOLL_E_INTERNAL_ERROR, "cannot start the worker pool");
         atoll_err_detail(&err, "cannot start worker threads: %s", strerror(errno));

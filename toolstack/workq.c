@@ -33,6 +33,13 @@ static struct {
     int running, stopping;
 } wq = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+static void (*thread_fini)(void);
+
+void ts_workq_set_thread_fini(void (*fn)(void))
+{
+    thread_fini = fn;
+}
+
 static void *worker_main(void *unused)
 {
     pthread_mutex_lock(&wq.lock);
@@ -61,6 +68,11 @@ static void *worker_main(void *unused)
         pthread_cond_broadcast(&wq.drained);
     }
 out:
+    if (thread_fini) {
+        pthread_mutex_unlock(&wq.lock);
+        thread_fini();
+        pthread_mutex_lock(&wq.lock);
+    }
     wq.threads--;
     pthread_cond_broadcast(&wq.drained);
     pthread_mutex_unlock(&wq.lock);

@@ -17,6 +17,9 @@ void ts_workq_submit(ts_workq_fn fn, void *arg);
 /* Stops taking jobs, waits up to timeout_ms for queued and running jobs, joins idle threads.
  * Returns the number of jobs still running (their threads are left detached). */
 unsigned ts_workq_stop(int timeout_ms);
+/* A function every worker runs just before it exits (frees per-thread caches while the
+ * process is still whole); set before ts_workq_start. NULL: none. */
+void ts_workq_set_thread_fini(void (*fn)(void));
 /* Current number of threads and of jobs waiting (for stats and tests). */
 void ts_workq_stats(unsigned *threads, unsigned *busy, unsigned *queued);
 

@@ -288,6 +288,16 @@ static xmlParserCtxtPtr thread_ctxt(void)
     return c;
 }
 
+void ts_xmlrpc_thread_fini(void)
+{
+    pthread_once(&ctxt_once, ctxt_key_init);
+    xmlParserCtxtPtr c = pthread_getspecific(ctxt_key);
+    if (c) {
+        pthread_setspecific(ctxt_key, NULL);
+        xmlFreeParserCtxt(c);
+    }
+}
+
 /* Parses a document, refusing DTDs; NULL with err on failure. */
 static xmlDoc *parse_doc(const char *buf, size_t len, struct atoll_err *err)
 {

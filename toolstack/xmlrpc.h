@@ -20,6 +20,8 @@
 
 /* Initialises libxml2 for multi-threaded use (main thread, once). */
 void ts_xmlrpc_init(void);
+/* Frees the calling thread's cached parser (worker threads call it before exiting). */
+void ts_xmlrpc_thread_fini(void);
 
 /*
  * Decodes <methodCall>. Returns 0 with *method (owned string) and *params (an
