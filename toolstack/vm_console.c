@@ -37,6 +37,8 @@
 #include "vmm_client.h"
 
 #define INPUT_MAX 4096
+#define BACKLOG_MAX (1024 * 1024)  /* console bytes queued for one slow client */
+#define WRITE_TIMEOUT_S 60         /* a client that reads nothing for this long is dropped */
 
 struct stream {
     struct evhttp_request *req;
@@ -69,6 +71,13 @@ static void on_console(struct bufferevent *bev, void *arg)
         return;
     }
     struct evbuffer *in = bufferevent_get_input(bev);
+    struct bufferevent *hb = evhttp_connection_get_bufferevent(
+        evhttp_request_get_connection(s->req));
+    if (hb && evbuffer_get_length(bufferevent_get_output(hb)) > BACKLOG_MAX) {
+        /* a client that does not read loses output, as atoll-vmm's own console does */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     struct evbuffer *out = evbuffer_new();
     evbuffer_add_buffer(out, in);
     evhttp_send_reply_chunk(s->req, out);
@@ -264,6 +273,12 @@ static void handler(struct evhttp_request *req, int local, void *arg)
     evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
     evhttp_add_header(h, "Cache-Control", "no-cache, no-store");
     evhttp_send_reply_start(req, 200, "OK");
+    /* a console may stay quiet for hours: no read timeout on this connection, only a write
+     * timeout (the server's idle timeout would otherwise end the stream) */
+    struct bufferevent *hb = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+    struct timeval wt = {WRITE_TIMEOUT_S, 0};
+    if (hb)
+        bufferevent_set_timeouts(hb, NULL, &wt);
     bufferevent_setcb(s->bev, on_console, NULL, on_console_event, s);
     bufferevent_enable(s->bev, EV_READ);
     struct timeval two = {2, 0};
