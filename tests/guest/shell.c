@@ -204,6 +204,23 @@ static void cmd_panic(struct guest *g, struct cmd_args *a)
     panic("%s", a->argc > 1 ? a->rest : "requested by the panic command");
 }
 
+static void cmd_fault(struct guest *g, struct cmd_args *a)
+{
+    const char *kind = a->argc > 1 ? a->argv[1] : "pf";
+
+    if (strcmp(kind, "pf") == 0) {
+        (void)*(volatile uint64_t *)(uintptr_t)0x7f0000000000ULL; /* not mapped */
+    } else if (strcmp(kind, "gp") == 0) {
+        (void)*(volatile uint64_t *)(uintptr_t)0x8000000000000000ULL; /* non-canonical */
+    } else if (strcmp(kind, "ud") == 0) {
+        __asm__ volatile("ud2");
+    } else {
+        con_printf("error: usage: fault [pf|gp|ud]\n");
+        return;
+    }
+    con_printf("error: fault %s did not fault\n", kind);
+}
+
 static void cmd_triplefault(struct guest *g, struct cmd_args *a)
 {
     con_printf("atoll-guest: triple fault requested\n");
@@ -227,6 +244,8 @@ static const struct shell_cmd commands[] = {
     { "poweroff", "poweroff", "ACPI S5", 0, 0, cmd_poweroff },
     { "reboot", "reboot", "ACPI reset register, then the keyboard controller", 0, 0, cmd_reboot },
     { "panic", "panic [REASON]", "ATOLL PANIC and pvpanic (port 0x505)", 0, 1000, cmd_panic },
+    { "fault", "fault [pf|gp|ud]", "take an unexpected exception (ends in ATOLL PANIC)", 0, 1,
+      cmd_fault },
     { "triplefault", "triplefault", "load an empty IDT and fault", 0, 0, cmd_triplefault },
     { "blk", "blk [list|write|verify|flush|discard|bench|bad|reset] ...",
       "virtio-blk disks (vblk.h lists the forms and outputs)", 0, 7, vblk_cmd }, /* virtio */

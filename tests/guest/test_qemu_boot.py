@@ -148,7 +148,22 @@ def boot_and_check(machine, smp, mem, button):
         t.is_eq(g.wait(20), 0, f"{what}: poweroff ends QEMU with status 0")
 
 
+def panic_check(kind, want):
+    """An unexpected exception ends in ATOLL PANIC and pvpanic (QEMU exits 1 with
+    -action panic=exit-failure)."""
+    g = Guest("microvm", 1, 64, "panic test", ("-device", "pvpanic", "-action",
+                                                 "panic=exit-failure"))
+    if not t.ok(g.expect(rb"atoll> ") is not None, f"fault {kind}: guest ready"):
+        return
+    g.sock.sendall(f"fault {kind}\n".encode())
+    t.ok(g.expect(rb"ATOLL PANIC: unexpected exception " + want) is not None,
+         f"fault {kind}: ATOLL PANIC names the exception")
+    t.is_eq(g.wait(20), 1, f"fault {kind}: pvpanic ends QEMU (exit-failure)")
+
+
 def main():
+    panic_check("pf", rb"14 \(#PF")
+    panic_check("ud", rb"6 \(#UD")
     for machine, smp, mem, button in (("microvm", 2, 64, True), ("pc", 2, 128, False),
                                       ("q35", 1, 256, True)):
         try:
