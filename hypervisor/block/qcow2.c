@@ -133,14 +133,14 @@ static int parse_header(struct blk_image *img, struct atoll_err *err)
         return bad_field(img, err, "size", size, "a size the L1 table covers");
     uint64_t l1_bytes = (uint64_t)q->l1_size * 8;
     if (q->l1_size && ((q->l1_offset & (cs - 1)) || q->l1_offset < cs ||
-                       q->l1_offset + l1_bytes > fsize))
+                       q->l1_offset > fsize || l1_bytes > fsize - q->l1_offset))
         return bad_field(img, err, "l1_table_offset", q->l1_offset,
                          "a cluster-aligned table inside the file");
     if (q->rt_clusters == 0 || (uint64_t)q->rt_clusters * cs > QCOW2_MAX_RT_BYTES)
         return bad_field(img, err, "refcount_table_clusters", q->rt_clusters,
                          "1 .. 8 MiB of clusters");
-    if ((q->rt_offset & (cs - 1)) || q->rt_offset < cs ||
-        q->rt_offset + (uint64_t)q->rt_clusters * cs > fsize)
+    if ((q->rt_offset & (cs - 1)) || q->rt_offset < cs || q->rt_offset > fsize ||
+        (uint64_t)q->rt_clusters * cs > fsize - q->rt_offset)
         return bad_field(img, err, "refcount_table_offset", q->rt_offset,
                          "a cluster-aligned table inside the file");
     if (q->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
@@ -160,7 +160,7 @@ static int parse_header(struct blk_image *img, struct atoll_err *err)
     if (bfo) {
         if (bfs == 0 || bfs > BLK_MAX_BACKING_NAME)
             return bad_field(img, err, "backing_file_size", bfs, "1..1023");
-        if (bfo < q->header_length || bfo + bfs > cs)
+        if (bfo < q->header_length || bfo > cs || bfs > cs - bfo)
             return bad_field(img, err, "backing_file_offset", bfo,
                              "a name inside the header cluster, after the header");
         if (memchr(c0 + bfo, 0, bfs))

@@ -17,7 +17,7 @@
 #include "atoll/log.h"
 #include "atoll/util.h"
 
-#define CHECK_MAX_CLUSTERS (1ULL << 31)
+#define CHECK_MAX_CLUSTERS (1ULL << 27) /* 256 MiB of counters */
 #define CHECK_MAX_MESSAGES 100
 
 struct ck {
@@ -181,6 +181,11 @@ static void walk_snapshots(struct ck *k)
         if (l1_size > QCOW2_MAX_L1_BYTES / 8) {
             k->res->corruptions++;
             say(k, "ERROR snapshot %u has an L1 table of %u entries", s, l1_size);
+            continue;
+        }
+        if (l1_off > fsize || (uint64_t)l1_size * 8 > fsize - l1_off) {
+            k->res->corruptions++;
+            say(k, "ERROR snapshot %u has its L1 table past the end of the file", s);
             continue;
         }
         walk_l1(k, l1_off, l1_size, 0);

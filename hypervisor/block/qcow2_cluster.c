@@ -50,11 +50,12 @@ void qcow2_cluster_cache_drop(struct blk_image *img)
         q->l2c[i].offset = 0;
 }
 
+/* A table or data cluster must be aligned, past the header and inside the file. */
 static int l2_offset_ok(struct blk_image *img, uint64_t off)
 {
     struct qcow2 *q = qcow2_of(img);
     return off >= q->cluster_size && !(off & (q->cluster_size - 1)) &&
-           off < QCOW2_MAX_HOST_OFFSET;
+           (off >> q->cluster_bits) < q->alloc_end;
 }
 
 /* The L2 table at off (host-endian, cached). */
@@ -173,9 +174,9 @@ static int map(struct blk_image *img, uint64_t off, uint64_t len, int *type, uin
     uint64_t e = t[l2i];
     int ty = entry_type(q, e);
     uint64_t hoff = e & QCOW2_OFFSET_MASK;
-    if (ty == QC_NORMAL && (hoff & (cs - 1)))
-        return blk_corrupt(img, "data cluster offset %#llx is not cluster aligned",
-                           (unsigned long long)hoff);
+    if (ty == QC_NORMAL && !l2_offset_ok(img, hoff))
+        return blk_corrupt(img, "data cluster offset %#llx is not an aligned cluster inside "
+                           "the file", (unsigned long long)hoff);
     *type = ty;
     *entry = e;
     *host = hoff + in;

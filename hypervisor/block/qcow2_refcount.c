@@ -81,7 +81,7 @@ int qcow2_refcount_commit(struct blk_image *img)
 static int rb_load(struct blk_image *img, uint64_t off, struct qcow2_rb_slot **out)
 {
     struct qcow2 *q = qcow2_of(img);
-    if (off == 0 || (off & (q->cluster_size - 1)) || off >= QCOW2_MAX_HOST_OFFSET)
+    if (off == 0 || (off & (q->cluster_size - 1)) || (off >> q->cluster_bits) >= q->alloc_end)
         return blk_corrupt(img, "refcount block offset %#llx is invalid",
                            (unsigned long long)off);
     struct qcow2_rb_slot *victim = &q->rbc[0];
@@ -251,6 +251,15 @@ static int grow_table(struct blk_image *img, uint64_t min_entries)
     return qcow2_refcount_free(img, old_off, old_clusters * cs);
 }
 
+/* Header, L1 and refcount table: never handed out, even when a corrupt refcount says 0. */
+static int is_fixed_meta(const struct qcow2 *q, uint64_t c)
+{
+    uint64_t off = c << q->cluster_bits;
+    return c == 0 || (off >= q->l1_offset && off < q->l1_offset + (uint64_t)q->l1_size * 8) ||
+           (off >= q->rt_offset && off < q->rt_offset + (uint64_t)q->rt_clusters *
+                                              q->cluster_size);
+}
+
 /*
  * First cluster >= from whose refcount is 0 (creating refcount blocks as the scan needs).
  * Clusters at or past alloc_end (the file's end at open, or past what we allocated since)
@@ -288,7 +297,7 @@ static int find_free(struct blk_image *img, uint64_t from, uint64_t *out)
             return r;
         for (uint32_t i = (uint32_t)(c & (q->rb_entries - 1));
              i < q->rb_entries && c < q->alloc_end; i++, c++) {
-            if (rb_get(q, s->block, i) == 0) {
+            if (rb_get(q, s->block, i) == 0 && !is_fixed_meta(q, c)) {
                 *out = c;
                 return 0;
             }
@@ -303,7 +312,10 @@ int qcow2_refcount_reserve(struct blk_image *img, uint32_t n)
     uint32_t have = q->pool_tail - q->pool_head;
     if (have >= n)
         return 0;
+    /* a batch is at most a quarter of a refcount block: small clusters stay compact */
     uint32_t batch = QCOW2_POOL_BYTES >> q->cluster_bits;
+    if (batch > q->rb_entries / 4)
+        batch = q->rb_entries / 4;
     if (batch < 4)
         batch = 4;
     if (batch < n)

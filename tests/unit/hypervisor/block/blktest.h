@@ -42,10 +42,13 @@ static void bt_cleanup(void)
         nftw(bt_dir, bt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Creates the private directory and seeds the PRNG; call first in main. */
-static inline void bt_init(void)
+/* Creates the private directory under base (a tmpfs such as /dev/shm makes fdatasync free). */
+static inline void bt_init_in(const char *base)
 {
-    snprintf(bt_dir, sizeof(bt_dir), "/tmp/atoll-blk-XXXXXX");
+    struct stat st;
+    if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode) || access(base, W_OK) < 0)
+        base = "/tmp";
+    snprintf(bt_dir, sizeof(bt_dir), "%s/atoll-blk-XXXXXX", base);
     if (!mkdtemp(bt_dir)) {
         printf("Bail out! mkdtemp failed\n");
         exit(1);
@@ -56,6 +59,12 @@ static inline void bt_init(void)
     if (!bt_rng_state)
         bt_rng_state = 1;
     diag("seed %llu (ATOLL_TEST_SEED to replay)", (unsigned long long)bt_rng_state);
+}
+
+/* Creates the private directory in /tmp and seeds the PRNG; call first in main. */
+static inline void bt_init(void)
+{
+    bt_init_in("/tmp");
 }
 
 static inline uint64_t bt_rand(void)
