@@ -120,29 +120,50 @@ static int parse_mask(const char *s, cpu_set_t *set)
     return any ? 0 : -1;
 }
 
+/* Thread ids of the vCPUs once every vCPU thread has started (bounded wait); count or -1. */
+static int vcpu_tids(struct ts_vm_rt *rt, pid_t *out, unsigned cap)
+{
+    ATOLL_AUTOFREE char *ctl = ts_vmm_client_control_path(rt->dir);
+    char ans[TS_VMM_LINE_MAX], eb[256], tids[TS_VMM_LINE_MAX];
+    for (int attempt = 0; attempt < 200; attempt++) {
+        if (ts_vmm_client_command(ctl, rt->uuid, "query vcpus", ans, sizeof(ans),
+                                  COMMAND_TIMEOUT_MS, eb, sizeof(eb)) != 0 ||
+            !ts_vmm_client_kv(ans, "tids", tids, sizeof(tids)))
+            return -1;
+        unsigned n = 0, zero = 0;
+        for (char *p = tids, *save = NULL, *tok; (tok = strtok_r(p, ",", &save)); p = NULL) {
+            int64_t tid;
+            if (atoll_parse_i64(tok, 10, &tid) < 0 || tid <= 0)
+                zero++; /* that vCPU thread has not started yet */
+            else if (n < cap)
+                out[n++] = (pid_t)tid;
+        }
+        if (!zero)
+            return (int)n;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
 static void apply_mask(struct ts_vm_rt *rt, const char *mask)
 {
     cpu_set_t set;
+    pid_t tids[256];
     if (parse_mask(mask, &set) < 0)
         return;
-    ATOLL_AUTOFREE char *ctl = ts_vmm_client_control_path(rt->dir);
-    char ans[TS_VMM_LINE_MAX], eb[256], tids[TS_VMM_LINE_MAX];
-    if (ts_vmm_client_command(ctl, rt->uuid, "query vcpus", ans, sizeof(ans), COMMAND_TIMEOUT_MS,
-                              eb, sizeof(eb)) != 0 ||
-        !ts_vmm_client_kv(ans, "tids", tids, sizeof(tids))) {
+    int count = vcpu_tids(rt, tids, ATOLL_ARRAY_SIZE(tids));
+    if (count < 0) {
         log_warn("VM %s: cannot read vCPU threads for pinning", rt->uuid);
         return;
     }
     unsigned n = 0;
-    for (char *p = tids, *save = NULL, *tok; (tok = strtok_r(p, ",", &save)); p = NULL) {
-        int64_t tid;
-        if (atoll_parse_i64(tok, 10, &tid) < 0 || tid <= 0)
-            continue;
-        if (sched_setaffinity((pid_t)tid, sizeof(set), &set) == 0)
+    for (int i = 0; i < count; i++) {
+        if (sched_setaffinity(tids[i], sizeof(set), &set) == 0)
             n++;
         else
-            log_warn("VM %s: pinning vCPU thread %lld to '%s': %s", rt->uuid, (long long)tid,
-                     mask, strerror(errno));
+            log_warn("VM %s: pinning vCPU thread %d to '%s': %s", rt->uuid, (int)tids[i], mask,
+                     strerror(errno));
     }
     log_info("VM %s: %u vCPU thread(s) pinned to CPUs %s", rt->uuid, n, mask);
 }

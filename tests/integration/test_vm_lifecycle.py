@@ -296,6 +296,18 @@ def run(d, api, kernel, pids):
     api.call("VM.shutdown", vm)
     t.is_eq(api.call("VM.get_power_state", vm), "Halted", "VM.shutdown of a Paused VM -> Halted")
 
+    # blocked_operations and power_state_reset
+    api.call("VM.add_to_blocked_operations", vm, "start", "maintenance")
+    t.is_eq(api.err("VM.start", vm, False, False), ["OPERATION_BLOCKED", vm, "maintenance"],
+            "a blocked start: OPERATION_BLOCKED [vm, code]")
+    api.call("VM.remove_from_blocked_operations", vm, "start")
+    api.call("VM.start", vm, False, False)
+    p3 = int(api.call("VM.get_domid", vm))
+    pids.append(p3)
+    api.call("VM.power_state_reset", vm)
+    t.ok(api.call("VM.get_power_state", vm) == "Halted" and not pid_alive(p3),
+         "power_state_reset of a Running VM: Halted, and its VMM really gone")
+
     # RBAC
     if d.xml(https=False).local_user.create(api.sid, "vmro", "ro-pass-1", "read-only").get(
             "Status") == "Success":
