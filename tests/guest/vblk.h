@@ -14,6 +14,7 @@
  *   blk bench disk=I mode=seq|rand op=read|write bs=B qd=Q ms=T ops=N bytes=N iops=N kbps=N
  *             errors=E
  *   blk bad disk=I kind=K len=L status=T needs_reset=0|1     blk reset disk=I ok=0|1
+ *   blk irq disk=I vector=0xV status=T interrupts=N   (queue 0 completions by MSI-X from now on)
  *   error: ...
  * Pattern written by `blk write` (and checked by `verify`, and by host tests): the 64-bit
  * little-endian word at byte offset o of the disk is ((o / 8 + 1) * 0x9E3779B97F4A7C15) ^ SEED.

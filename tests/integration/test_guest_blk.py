@@ -102,8 +102,18 @@ t.is_eq(cmd(m, "blk reset 0", "blk reset disk"), "blk reset disk=0 ok=1", "drive
 t.is_eq(cmd(m, "blk verify 0 100 300 7", "blk verify disk"),
         "blk verify disk=0 sector=100 count=300 status=0 ok=1 mismatches=0", "data intact after reset")
 t.ok(cmd(m, "uptime", "uptime ").startswith("uptime ms="), "guest and VMM still running")
+irq_line = cmd(m, "blk irq 0", "blk irq disk")
+irq = re.match(r"blk irq disk=0 vector=0x58 status=0 interrupts=(\d+)$", irq_line)
+t.ok(irq is not None and int(irq.group(1)) >= 1,
+     f"MSI-X: completions interrupt the guest through irqfd and GSI routing ({irq_line})")
+t.ok(cmd(m, "uptime", "uptime ").startswith("uptime ms="),
+     "console input (UART IRQ through the IOAPIC) still works after the MSI routes were added")
+t.is_eq(cmd(m, "blk verify 0 100 300 7", "blk verify disk"),
+        "blk verify disk=0 sector=100 count=300 status=0 ok=1 mismatches=0",
+        "disk works with interrupts on")
 st = m.ctl("disk-stats 0") or ""
-t.ok("bad_chains=4" in st, f"VMM counted the 4 bad chains ({st[:120]})")
+t.ok("bad_chains=4" in st and "broken_rings=1" in st and re.search(r" irqs=[1-9]", st),
+     f"VMM counted 4 bad chains, 1 broken ring, the interrupts ({st[-90:]})")
 
 # the timed workload in event mode and polling mode (figures printed, not judged)
 BENCH = re.compile(r"blk bench disk=0 .* ops=(\d+) .* iops=(\d+) kbps=(\d+) errors=(\d+)$")
