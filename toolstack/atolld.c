@@ -61,7 +61,8 @@ static void usage(FILE *f)
             "  --cert FILE --key FILE    host certificate and key (default <state-dir>/host.*,\n"
             "                            a self-signed pair is generated if both are missing)\n"
             "  --log FILE                append log lines to FILE instead of stderr\n"
-            "  --workers N               most API worker threads (default 256)\n"
+            "  --workers N               most API worker threads (default 1024:\n"
+            "                            one per connection, as calls may block)\n"
             "  --max-connections N       connections served at once (default 1024)\n"
             "  --max-body BYTES          request body limit (default 16M)\n"
             "  --session-timeout S       idle session expiry in seconds (default 86400)\n"
@@ -92,7 +93,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"workers", 1, 0, 'w'}, {"max-connections", 1, 0, 'm'}, {"max-body", 1, 0, 'B'},
         {"session-timeout", 1, 0, 't'}, {"http-timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
         {"vmm", 1, 0, 'M'} /* vmops: */, {0, 0, 0, 0}};
-    *o = (struct opts){.state_dir = "/var/lib/atoll", .port = 443, .workers = 256,
+    *o = (struct opts){.state_dir = "/var/lib/atoll", .port = 443, .workers = 1024,
                        .max_conns = 1024, .max_body = 16u << 20, .http_timeout = 60};
     int c;
     unsigned long v;
