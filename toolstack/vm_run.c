@@ -514,10 +514,11 @@ int ts_vm_run_clean(struct ts_vm_rt *rt, struct atoll_value *rec, int reboot,
     if (!cmd || !*cmd)
         cmd = reboot ? "reboot" : "poweroff";
     ATOLL_AUTOFREE char *line = atoll_strdup_printf("\r%s\r", cmd);
-    /* a guest still booting drops console input: say it again every 2 s until it acts */
+    /* a guest still booting drops console input: say it again every 2 s until it acts; a
+     * guest that ignores the VMM's ACPI event after 4 s is also asked on its console */
     int done = 0;
     for (int waited = 0; !done && waited < timeout * 1000; waited += 2000) {
-        if (!sent && console_send(rt, line) < 0 && waited == 0) {
+        if ((!sent || waited >= 4000) && console_send(rt, line) < 0 && waited == 0) {
             ATOLL_ERR(err, ATOLL_E_VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT, rt->ref);
             atoll_err_detail(err, "cannot reach the guest's console");
             return -1;
