@@ -23,7 +23,7 @@ struct idt_gate {
 };
 
 extern struct idt_gate idt_main[256], idt_idle[256];
-extern char isr_stubs[], idle_stubs[], ustacks[], svc_entry[];
+extern char isr_stubs[], idle_stubs[], svc_entry[];
 
 static irq_handler_fn handlers[256];
 
@@ -49,7 +49,25 @@ static void set_gate(struct idt_gate *g, uint64_t addr, uint16_t sel, uint8_t ty
 
 struct percpu *cpu_get(unsigned idx)
 {
-    return (struct percpu *)(ustacks + (uint64_t)idx * USTACK_SIZE);
+    return (struct percpu *)(uintptr_t)(cpu_boot_table[idx].ustack_top - USTACK_SIZE);
+}
+
+int cpu_prepare(unsigned idx, uint64_t (*alloc)(uint64_t size, uint64_t align))
+{
+    if (idx == 0 || idx >= GUEST_MAX_CPUS)
+        return -1;
+    uint64_t k = alloc(KSTACK_SIZE, 4096);
+    uint64_t t = alloc(TSS_SLOT_SIZE, 4096);
+    uint64_t u = alloc(USTACK_SIZE, USTACK_SIZE);
+    if (!k || !t || !u)
+        return -1;
+    /* RAM may hold anything (a reboot keeps it): the I/O bitmap must be all zero */
+    memset((void *)(uintptr_t)t, 0, TSS_SLOT_SIZE);
+    memset((void *)(uintptr_t)u, 0, sizeof(struct percpu));
+    cpu_boot_table[idx].kstack_top = k + KSTACK_SIZE;
+    cpu_boot_table[idx].tss = t;
+    cpu_boot_table[idx].ustack_top = u + USTACK_SIZE;
+    return 0;
 }
 
 void cpu_idt_init(void)

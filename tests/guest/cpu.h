@@ -28,6 +28,13 @@ struct isr_frame {
 
 typedef void (*irq_handler_fn)(unsigned vector);
 
+/* Where CPU idx's start-up code (entry.S) finds its stacks and TSS; entry 0 is static, the
+ * others are filled by cpu_prepare before the CPU is started. */
+struct cpu_boot {
+    uint64_t kstack_top, tss, ustack_top;
+};
+extern struct cpu_boot cpu_boot_table[GUEST_MAX_CPUS];
+
 static inline struct percpu *this_cpu(void)
 {
     uint64_t sp;
@@ -35,8 +42,12 @@ static inline struct percpu *this_cpu(void)
     return (struct percpu *)(sp & ~(uint64_t)(USTACK_SIZE - 1));
 }
 
-/* The percpu block of CPU idx (valid once that CPU has entered CPL 3). */
+/* The percpu block of CPU idx (valid once cpu_prepare or the boot CPU set it up). */
 struct percpu *cpu_get(unsigned idx);
+
+/* Gives CPU idx (1 .. GUEST_MAX_CPUS - 1) its CPL 0 stack, TSS with an all-zero I/O bitmap
+ * and CPL 3 stack, from alloc (page-granular, returns 0 when out of memory). Returns 0 or -1. */
+int cpu_prepare(unsigned idx, uint64_t (*alloc)(uint64_t size, uint64_t align));
 
 /* Fills both IDTs (the CPUs already point IDTR at them). Boot CPU, before interrupts. */
 void cpu_idt_init(void);

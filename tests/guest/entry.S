@@ -9,10 +9,11 @@
 
 #define TSS_LIMIT (TSS_HDR_SIZE + TSS_IOMAP_SIZE)
 
-/* the stack arithmetic below shifts by 12 and 14 */
-#if KSTACK_SIZE != 4096 || USTACK_SIZE != 16384
-#error "entry.S assumes KSTACK_SIZE 4096 and USTACK_SIZE 16384"
-#endif
+/* struct cpu_boot (cpu.h): what each CPU's start-up below reads from cpu_boot_table */
+#define CB_KSTACK_TOP 0
+#define CB_TSS 8
+#define CB_USTACK_TOP 16
+#define CB_SIZE 24
 
 /* ---- PVH entry note: XEN_ELFNOTE_PHYS32_ENTRY (18), name "Xen", 64-bit address ---- */
     .section .note.Xen, "a"
@@ -89,19 +90,26 @@ boot_start_info:
 
     .bss
     .p2align 12
-    .globl idt_main, idt_idle, tss_area, kstacks, ustacks
+    .globl idt_main, idt_idle
 idt_main:
     .fill 256 * 16, 1, 0
 idt_idle:
     .fill 256 * 16, 1, 0
-kstacks:
-    .fill GUEST_MAX_CPUS * KSTACK_SIZE, 1, 0
-    .p2align 12
-tss_area:
-    .fill GUEST_MAX_CPUS * TSS_SLOT_SIZE, 1, 0
+/* the boot CPU's stacks and TSS; the APs' are allocated by smp.c before they start */
+kstack0:
+    .fill KSTACK_SIZE, 1, 0
+tss0:
+    .fill TSS_SLOT_SIZE, 1, 0
     .p2align 14                 /* USTACK_SIZE alignment: percpu = rsp & ~(USTACK_SIZE - 1) */
-ustacks:
-    .fill GUEST_MAX_CPUS * USTACK_SIZE, 1, 0
+ustack0:
+    .fill USTACK_SIZE, 1, 0
+
+    .data
+    .p2align 3
+    .globl cpu_boot_table
+cpu_boot_table:                 /* struct cpu_boot[GUEST_MAX_CPUS] */
+    .quad kstack0 + KSTACK_SIZE, tss0, ustack0 + USTACK_SIZE
+    .fill (GUEST_MAX_CPUS - 1) * CB_SIZE, 1, 0
 
 /* ---- 32-bit entry (PVH: protected mode, paging off, ebx = hvm_start_info) ---- */
     .section .text.entry, "ax"
@@ -147,13 +155,10 @@ long_entry:
     lock xadd %edi, ap_next_index
 1:  movq $1, boot_done
     /* rdi = cpu index: CPL 0 stack, TSS (rsp0, empty I/O bitmap), descriptor, ltr, lidt */
-    mov %rdi, %rax
-    inc %rax
-    shl $12, %rax               /* KSTACK_SIZE */
-    add $kstacks, %rax
-    mov %rax, %rsp
-    imul $TSS_SLOT_SIZE, %rdi, %rbx
-    add $tss_area, %rbx
+    imul $CB_SIZE, %rdi, %rsi
+    add $cpu_boot_table, %rsi
+    mov CB_KSTACK_TOP(%rsi), %rsp
+    mov CB_TSS(%rsi), %rbx
     mov %rsp, 4(%rbx)
     movw $TSS_HDR_SIZE, 102(%rbx)
     movb $0xff, TSS_LIMIT(%rbx)
@@ -180,10 +185,7 @@ long_entry:
     ltr %ax
     lidt idtr_main
     /* drop to CPL 3: IOPL 3, interrupts off until the CPU's C code enables them */
-    mov %rdi, %rax
-    inc %rax
-    shl $14, %rax               /* USTACK_SIZE */
-    add $ustacks, %rax
+    mov CB_USTACK_TOP(%rsi), %rax
     push $SEL_UDATA
     push %rax
     push $0x3002

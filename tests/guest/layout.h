@@ -6,7 +6,7 @@
 #ifndef GUEST_LAYOUT_H
 #define GUEST_LAYOUT_H
 
-#define GUEST_MAX_CPUS 64
+#define GUEST_MAX_CPUS 255 /* xAPIC destinations */
 
 /* GDT: null, kernel code64, kernel data, user data, user code64, kernel code32, TSS[cpu];
  * the order syscall/sysret need (STAR: kernel CS 0x08, sysret base 0x10) */

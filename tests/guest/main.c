@@ -128,6 +128,11 @@ static void find_platform(struct guest *g)
                    a->bad_checksums);
 }
 
+static uint64_t boot_alloc(uint64_t size, uint64_t align)
+{
+    return mm_alloc(&guest.mm, size, align, 0);
+}
+
 static void serial_irq(unsigned vector)
 {
     con_irq(vector);
@@ -182,7 +187,7 @@ static void boot(void)
     if (!trampoline_ok && g->acpi.ncpus > 1)
         con_printf("atoll-guest: warning: no RAM at 0x%x for the AP trampoline: one CPU\n",
                    TRAMPOLINE_PA);
-    unsigned online = g->acpi.ncpus > 1 && trampoline_ok ? smp_boot(&g->acpi) : 1;
+    unsigned online = g->acpi.ncpus > 1 && trampoline_ok ? smp_boot(&g->acpi, boot_alloc) : 1;
     uint64_t ms = timer_now_ns() / 1000000;
     con_printf("ATOLL READY cpus=%u mem_kib=%lu boot_ms=%lu\n", online, mm_total_kib(&g->mm),
                ms);

@@ -95,7 +95,7 @@ unsigned smp_check(uint64_t timeout_us)
     return answered;
 }
 
-unsigned smp_boot(const struct acpi_info *info)
+unsigned smp_boot(const struct acpi_info *info, uint64_t (*alloc)(uint64_t size, uint64_t align))
 {
     uint32_t self = lapic_id();
     unsigned want = 1;
@@ -104,7 +104,7 @@ unsigned smp_boot(const struct acpi_info *info)
     cpu_set_handler(VEC_SPURIOUS, spurious_handler);
     memcpy((void *)(uintptr_t)TRAMPOLINE_PA, tramp_start, (size_t)(tramp_end - tramp_start));
 
-    /* INIT to all, then SIPI to all: the APs come up in parallel */
+    /* stacks and TSSs first: the APs take indices 1.. in the order they arrive */
     for (unsigned i = 0; i < info->ncpus; i++) {
         if (info->apic_ids[i] == self)
             continue;
@@ -118,10 +118,21 @@ unsigned smp_boot(const struct acpi_info *info)
                        GUEST_MAX_CPUS);
             break;
         }
+        if (cpu_prepare(want, alloc) < 0) {
+            con_printf("atoll-guest: warning: no memory for the stacks of CPU %u\n", want);
+            break;
+        }
         want++;
-        lapic_send_ipi(info->apic_ids[i], 0x4500); /* INIT, assert */
     }
     ncpus = want;
+    /* INIT to all, then SIPI to all: the APs come up in parallel */
+    unsigned inited = 1;
+    for (unsigned i = 0; i < info->ncpus && inited < want; i++) {
+        if (info->apic_ids[i] == self || info->apic_ids[i] > 254)
+            continue;
+        inited++;
+        lapic_send_ipi(info->apic_ids[i], 0x4500); /* INIT, assert */
+    }
     for (int round = 0; round < 2 && online < want; round++) {
         unsigned sent = 1;
         for (unsigned i = 0; i < info->ncpus && sent < want; i++) {

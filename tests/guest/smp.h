@@ -10,8 +10,9 @@
 
 #include "acpi.h"
 
-/* Starts every CPU of info except the boot CPU; returns the number of CPUs online. */
-unsigned smp_boot(const struct acpi_info *info);
+/* Starts every CPU of info except the boot CPU, taking each one's stacks and TSS from alloc
+ * (returns 0 when out of memory); returns the number of CPUs online. */
+unsigned smp_boot(const struct acpi_info *info, uint64_t (*alloc)(uint64_t size, uint64_t align));
 unsigned smp_online(void);
 /* Entry of an AP at CPL 3 (from guest_cpu_main). */
 __attribute__((noreturn)) void smp_ap_main(unsigned idx);
