@@ -335,11 +335,49 @@ static int h_resume(struct ts_call *call, struct atoll_value *const *params, uns
     return -1;
 }
 
+/* An int field of a client record (int or decimal string); def when absent or malformed. */
+static int64_t arg_int(struct atoll_value *rec, const char *name, int64_t def)
+{
+    struct atoll_value *v = rec ? atoll_value_struct_get(rec, name) : NULL;
+    int64_t i;
+    if (v && atoll_value_type(v) == ATOLL_VALUE_INT)
+        return atoll_value_get_int(v);
+    if (v && atoll_value_type(v) == ATOLL_VALUE_STRING &&
+        atoll_parse_i64(atoll_value_get_string(v), 10, &i) == 0)
+        return i;
+    return def;
+}
+
+/* XAPI validates a new VM's memory and vCPU numbers at create time */
+static int validate_new(struct atoll_value *rec, struct atoll_err *err)
+{
+    if (!rec || atoll_value_type(rec) != ATOLL_VALUE_STRUCT)
+        return 0; /* the generic create reports the type error */
+    int64_t smin = arg_int(rec, "memory_static_min", 0);
+    int64_t smax = arg_int(rec, "memory_static_max", 0);
+    int64_t dmin = arg_int(rec, "memory_dynamic_min", 0);
+    int64_t dmax = arg_int(rec, "memory_dynamic_max", 0);
+    if (smin < 0 || !(smin <= dmin && dmin <= dmax && dmax <= smax)) {
+        ATOLL_ERR(err, ATOLL_E_MEMORY_CONSTRAINT_VIOLATION,
+                  "static_min <= dynamic_min <= dynamic_max <= static_max");
+        return -1;
+    }
+    int64_t vmax = arg_int(rec, "VCPUs_max", 1), vstart = arg_int(rec, "VCPUs_at_startup", 1);
+    if (vmax < 1 || vstart < 1 || vstart > vmax) {
+        char v[32];
+        snprintf(v, sizeof(v), "%lld", (long long)(vmax < 1 ? vmax : vstart));
+        ATOLL_ERR(err, ATOLL_E_INVALID_VALUE, vmax < 1 ? "VCPUs_max" : "VCPUs_at_startup", v);
+        return -1;
+    }
+    return 0;
+}
+
 static int h_create(struct ts_call *call, struct atoll_value *const *params, unsigned n,
                     struct atoll_value **result, struct atoll_err *err)
 {
     char ref[ATOLL_REF_STRLEN + 1];
-    if (ts_dm_generic_create(ts_vm_ctx.db, ts_vm_ctx.vm, params[0], ref, err) < 0)
+    if (validate_new(params[0], err) < 0 ||
+        ts_dm_generic_create(ts_vm_ctx.db, ts_vm_ctx.vm, params[0], ref, err) < 0)
         return -1;
     /* XAPI: a new VM is Halted whatever the record said, with its VM_metrics object;
      * an unspecified domain type is what this host runs (PVH) */

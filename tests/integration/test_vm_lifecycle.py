@@ -399,11 +399,14 @@ def run(d, api, kernel, pids):
             "set_VCPUs_max of a Running VM: VM_BAD_POWER_STATE")
     api.call("VM.hard_shutdown", cfg)
     api.call("VM.destroy", cfg)
-    bad = new_vm(api, kernel, "bad-sizes", extra={"memory_dynamic_max": str(128 * MIB)})
-    e = api.err("VM.start", bad, False, False)
+    rec = {"name_label": "bad", "PV_kernel": kernel, "memory_static_max": str(64 * MIB),
+           "memory_dynamic_max": str(128 * MIB), "VCPUs_max": "1", "VCPUs_at_startup": "1"}
+    e = api.err("VM.create", rec)
     t.ok(e and e[0] == "MEMORY_CONSTRAINT_VIOLATION",
-         f"dynamic_max above static_max: MEMORY_CONSTRAINT_VIOLATION ({e})")
-    api.call("VM.destroy", bad)
+         f"VM.create with dynamic_max above static_max: MEMORY_CONSTRAINT_VIOLATION ({e})")
+    rec.update({"memory_dynamic_max": str(64 * MIB), "VCPUs_at_startup": "2"})
+    t.is_eq(api.err("VM.create", rec), ["INVALID_VALUE", "VCPUs_at_startup", "2"],
+            "VM.create with VCPUs_at_startup above VCPUs_max: INVALID_VALUE")
 
     # destroy
     cons = api.call("VM.get_consoles", vm)
