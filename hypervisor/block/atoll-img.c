@@ -1,6 +1,6 @@
 /*
  * hypervisor/block/atoll-img.c - atoll-img, a small qemu-img-like tool over libatoll-block:
- * create, info, check, resize, plus read/write/discard/compare helpers that tests and
+ * create, info, check, resize, plus write/discard/compare/bench helpers that tests and
  * operators use to poke at images. Threads: one. Trust: arguments are parsed strictly.
  */
 #define ATOLL_LOG_MODULE "atoll-img"
@@ -24,6 +24,8 @@ static const char usage[] =
     "       atoll-img write [-f fmt] [-P byte] FILE OFFSET LENGTH   (fill with a byte)\n"
     "       atoll-img discard [-f fmt] FILE OFFSET LENGTH\n"
     "       atoll-img compare [-f fmt] [-F fmt] FILE1 FILE2   (exit 0 same, 1 different)\n"
+    "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-S] FILE\n"
+    "                 (sequential, or -r random, reads or -w writes of bs bytes; -S flush at end)\n"
     "SIZE accepts K, M, G, T suffixes (bytes without one).\n";
 
 static int fail(struct atoll_err *err)
@@ -355,6 +357,76 @@ static int cmd_compare(int argc, char **argv)
     return rc;
 }
 
+static int cmd_bench(int argc, char **argv)
+{
+    enum blk_format f = BLK_FORMAT_AUTO;
+    int c, wr = 0, rnd = 0, sync_end = 0;
+    uint64_t bs = 4096, count = 100000, v;
+    while ((c = getopt(argc, argv, "f:wrb:c:S")) != -1) {
+        switch (c) {
+        case 'f': if (parse_fmt(optarg, &f) < 0) return 1; break;
+        case 'w': wr = 1; break;
+        case 'r': rnd = 1; break;
+        case 'S': sync_end = 1; break;
+        case 'b':
+            if (parse_size(optarg, &v) < 0 || v == 0 || v > (64u << 20)) {
+                fprintf(stderr, "atoll-img: bad block size '%s'\n", optarg);
+                return 1;
+            }
+            bs = v;
+            break;
+        case 'c':
+            if (atoll_parse_u64(optarg, 10, &count) < 0 || count == 0) {
+                fprintf(stderr, "atoll-img: bad count '%s'\n", optarg);
+                return 1;
+            }
+            break;
+        default: fputs(usage, stderr); return 1;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    struct blk_image *img;
+    struct atoll_err err = ATOLL_ERR_INIT;
+    if (blk_open(argv[optind], f, wr ? BLK_OPEN_RDWR : 0, &img, &err) < 0)
+        return fail(&err);
+    uint64_t size = blk_get_size(img), slots = size / bs;
+    if (slots == 0) {
+        fprintf(stderr, "atoll-img: image smaller than one block\n");
+        blk_close(img);
+        return 1;
+    }
+    uint8_t *buf = atoll_malloc(bs);
+    memset(buf, 0x5a, bs);
+    uint64_t x = 88172645463325252ULL, t0 = atoll_now_ns();
+    int r = 0;
+    for (uint64_t i = 0; i < count && r == 0; i++) {
+        uint64_t slot = i % slots;
+        if (rnd) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            slot = x % slots;
+        }
+        r = wr ? blk_write(img, buf, slot * bs, bs) : blk_read(img, buf, slot * bs, bs);
+    }
+    if (r == 0 && sync_end)
+        r = blk_flush(img);
+    double secs = (double)(atoll_now_ns() - t0) / 1e9;
+    free(buf);
+    blk_close(img);
+    if (r < 0) {
+        fprintf(stderr, "atoll-img: I/O failed: %s\n", strerror(-r));
+        return 1;
+    }
+    printf("%s %s %" PRIu64 " x %" PRIu64 " bytes: %.3f s, %.0f IOPS, %.1f MiB/s\n",
+           rnd ? "random" : "sequential", wr ? "write" : "read", count, bs, secs,
+           (double)count / secs, (double)count * (double)bs / secs / 1048576.0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     atoll_log_init_from_env();
@@ -379,6 +451,8 @@ int main(int argc, char **argv)
         return cmd_write(argc, argv, 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc, argv);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return 0;

@@ -9,6 +9,7 @@
 #include "qcow2.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -322,6 +323,13 @@ static int write_alloc(struct blk_image *img, const uint8_t *p, uint64_t off, ui
             continue;
         }
         int ty = entry_type(q, old[i]);
+        uint64_t bsize = img->backing ? blk_get_size(img->backing) : 0;
+        if ((ty == QC_ZERO || (ty == QC_UNALLOC && cstart >= bsize)) &&
+            fallocate(img->fd, FALLOC_FL_ZERO_RANGE, (off_t)h, (off_t)cs) == 0) {
+            /* old contents are zeros: zero the cluster in the file system, write our part */
+            r = blk_pwrite(img->fd, p + (cstart + a - off), b - a, h + a);
+            continue;
+        }
         r = cluster_old_data(img, vfirst + i, ty, old[i], q->bounce);
         if (r == 0) {
             memcpy(q->bounce + a, p + (cstart + a - off), b - a);
