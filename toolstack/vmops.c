@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atoll/log.h"
@@ -56,6 +57,19 @@ int ts_vmops_init(struct ts_dm_db *db, const struct ts_vmops_config *cfg, struct
     c->db = db;
     c->state_dir = atoll_strdup(cfg->state_dir);
     c->run_dir = atoll_strdup_printf("%s/vms", cfg->state_dir);
+    /* UNIX socket paths hold 107 bytes: <run_dir>/<uuid>/console.sock must fit, else the
+     * sockets live under /run, in a directory named after the state dir (stable across
+     * restarts, so that reconciliation finds the VMMs again) */
+    if (strlen(c->run_dir) + 1 + 36 + strlen("/console.sock") >= 108) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *p = cfg->state_dir; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        (void)mkdir("/run/atoll", 0700);
+        free(c->run_dir);
+        c->run_dir = atoll_strdup_printf("/run/atoll/vms-%016llx", (unsigned long long)h);
+        log_info("state directory path too long for VMM sockets: VM runtime files in %s",
+                 c->run_dir);
+    }
     c->vmm_path = cfg->vmm_path ? atoll_strdup(cfg->vmm_path) : find_vmm();
     c->shutdown_timeout_s = cfg->shutdown_timeout_s > 0 ? cfg->shutdown_timeout_s : 60;
     c->vm = ts_dm_class_find("VM");
