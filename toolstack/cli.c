@@ -308,12 +308,12 @@ static char *prompt_password(const char *user, const char *host)
         return NULL;
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet); /* echo off (and typeahead dropped) first */
     fprintf(stderr, "Password for %s@%s: ", user, host);
     fflush(stderr);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     char buf[1100];
     char *line = fgets(buf, sizeof(buf), stdin);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
     fprintf(stderr, "\n");
     if (!line)
         return NULL;

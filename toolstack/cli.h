@@ -80,6 +80,7 @@ int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_vm_install(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_vm_destroy(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_vm_reset_powerstate(struct cli *c, const struct cli_cmd *cmd);
+int cli_cmd_vm_copy(struct cli *c, const struct cli_cmd *cmd);   /* vm-clone, vm-snapshot */
 int cli_cmd_event_wait(struct cli *c, const struct cli_cmd *cmd);
 int cli_cmd_console(struct cli *c, const struct cli_cmd *cmd);
 

@@ -275,6 +275,26 @@ static int cmd_uuid_action(struct cli *c, const struct cli_cmd *cmd)
     return ref ? call_void(c, cmd->cls, strchr(cmd->method, '.') + 1, ref, NULL, NULL) : -1;
 }
 
+/* user-password-change old=... new=...: session.change_password for the logged-in user. */
+static int cmd_password_change(struct cli *c, const struct cli_cmd *cmd)
+{
+    const char *old = cli_arg(c, "old"), *new_pw = cli_arg(c, "new");
+    (void)cmd;
+    if (!old || !new_pw)
+        return cli_usage(c, "missing parameter '%s' (expected old=<password> new=<password>)",
+                         old ? "new" : "old");
+    if (cli_check_unused(c) < 0)
+        return -1;
+    struct cli_err e = {0};
+    ATOLL_AUTOVALUE r = cli_callv(c, "session.change_password", &e, old, new_pw, NULL);
+    if (!r) {
+        cli_err_print(&e);
+        cli_err_clear(&e);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the table ---- */
 
 #define SEL "<selectors>: any field=value (name-label=, power-state=, other-config:key=)"
@@ -303,7 +323,7 @@ const struct cli_cmd cli_cmds[] = {
     CMD("help", cmd_help, NULL, NULL, "", "<command>, --minimal",
         "Show the commands, or one's usage."),
     CMD("vm-start", cli_cmd_vm_power, "VM", NULL, "",
-        "vm, paused=true, --force, --multiple, " SEL, "Start the selected VM."),
+        "vm, paused=true, on=<host>, --force, --multiple, " SEL, "Start the selected VM."),
     CMD("vm-shutdown", cli_cmd_vm_power, "VM", NULL, "", "vm, --force, --multiple, " SEL,
         "Shut the selected VM down cleanly (--force: hard shutdown)."),
     CMD("vm-reboot", cli_cmd_vm_power, "VM", NULL, "", "vm, --force, --multiple, " SEL,
@@ -315,7 +335,14 @@ const struct cli_cmd cli_cmds[] = {
     CMD("vm-suspend", cli_cmd_vm_power, "VM", NULL, "", "vm, --multiple, " SEL,
         "Suspend a running VM to disk."),
     CMD("vm-resume", cli_cmd_vm_power, "VM", NULL, "",
-        "vm, paused=true, --force, --multiple, " SEL, "Resume a suspended VM."),
+        "vm, paused=true, on=<host>, --force, --multiple, " SEL, "Resume a suspended VM."),
+    {.name = "vm-clone", .run = cli_cmd_vm_copy, .cls = "VM", .reqd = "new-name-label",
+     .optional = "new-name-description, vm, " SEL,
+     .help = "Clone a halted VM (VM.clone); prints the new VM's uuid.", .method = "VM.clone"},
+    {.name = "vm-snapshot", .run = cli_cmd_vm_copy, .cls = "VM", .reqd = "new-name-label",
+     .optional = "new-name-description, vm, " SEL,
+     .help = "Snapshot a VM (VM.snapshot); prints the snapshot's uuid.",
+     .method = "VM.snapshot"},
     CMD("vm-destroy", cli_cmd_vm_destroy, "VM", NULL, "uuid", "",
         "Remove a halted VM from the database (its disks stay)."),
     CMD("vm-install", cli_cmd_vm_install, "VM", NULL, "new-name-label",
@@ -328,6 +355,8 @@ const struct cli_cmd cli_cmds[] = {
         "only for VMs whose VMM is known to be gone."),
     {.name = "task-cancel", .run = cmd_uuid_action, .cls = "task", .reqd = "uuid",
      .optional = "", .help = "Ask a running task to stop.", .method = "task.cancel"},
+    CMD("user-password-change", cmd_password_change, NULL, NULL, "old, new", "",
+        "Change the password of the user logged in (session.change_password)."),
     CMD("event-wait", cli_cmd_event_wait, NULL, NULL, "class",
         "<field>=<value>, <field>=/=<value>, timeout=<seconds>",
         "Wait until an object of the class has every field given at the value given "

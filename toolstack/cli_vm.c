@@ -34,6 +34,37 @@ static int report(struct cli_err *e)
     return -1;
 }
 
+/* The host named by name-label or uuid: ref (owned) or NULL after printing the error. */
+static struct atoll_value *find_host(struct cli *c, const char *name)
+{
+    struct cli_err e = {0};
+    ATOLL_AUTOVALUE all = cli_call(c, "host.get_all_records", NULL, 0, &e);
+    if (!all) {
+        report(&e);
+        return NULL;
+    }
+    struct atoll_value *found = NULL;
+    unsigned matches = 0;
+    for (size_t i = 0; i < atoll_value_struct_len(all); i++) {
+        const char *ref;
+        struct atoll_value *rec;
+        atoll_value_struct_at(all, i, &ref, &rec);
+        const char *u = atoll_value_struct_get_string(rec, "uuid");
+        const char *l = atoll_value_struct_get_string(rec, "name_label");
+        if ((u && strcmp(u, name) == 0) || (l && strcmp(l, name) == 0)) {
+            if (!matches++)
+                found = atoll_value_string(ref);
+        }
+    }
+    if (matches != 1) {
+        fprintf(stderr, matches ? "Several hosts are called '%s': give its uuid\n"
+                                : "No host named '%s' (see host-list)\n", name);
+        atoll_value_unref(found);
+        return NULL;
+    }
+    return found;
+}
+
 int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd)
 {
     static const struct {
@@ -60,6 +91,10 @@ int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd)
         return -1;
     if (!ops[op].forced && (c->force || cli_arg(c, "force")))
         return cli_usage(c, "--force is not an option of %s", cmd->name);
+    const char *on = ops[op].flags ? cli_arg(c, "on") : NULL;
+    ATOLL_AUTOVALUE host = on ? find_host(c, on) : NULL;
+    if (on && !host)
+        return -1;
     struct cli_view *v;
     unsigned n;
     if (cli_select(c, "VM", "vm", 1, &v, &n) < 0)
@@ -71,7 +106,14 @@ int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd)
         ATOLL_AUTOVALUE p2 = atoll_value_bool(force);
         struct atoll_value *p[] = {v[i].ref, p1, p2};
         const char *m = force ? ops[op].forced : ops[op].method;
-        ATOLL_AUTOVALUE r = cli_call(c, m, p, ops[op].flags ? 3 : 1, &e);
+        ATOLL_AUTOVALUE r = NULL;
+        if (host) { /* VM.start_on / VM.resume_on (vm, host, paused, force) */
+            ATOLL_AUTOFREE char *mon = atoll_strdup_printf("%s_on", ops[op].method);
+            struct atoll_value *po[] = {v[i].ref, host, p1, p2};
+            r = cli_call(c, mon, po, 4, &e);
+        } else {
+            r = cli_call(c, m, p, ops[op].flags ? 3 : 1, &e);
+        }
         if (!r)
             rc = report(&e);
     }
@@ -118,6 +160,45 @@ int cli_cmd_vm_reset_powerstate(struct cli *c, const struct cli_cmd *cmd)
     }
     cli_views_free(v, n);
     (void)cmd;
+    return rc;
+}
+
+int cli_cmd_vm_copy(struct cli *c, const struct cli_cmd *cmd)
+{
+    const char *name = cli_arg(c, "new-name-label"), *desc = cli_arg(c, "new-name-description");
+    if (!name)
+        return cli_usage(c, "missing parameter 'new-name-label' (the new VM's name)");
+    struct cli_view *v;
+    unsigned n;
+    if (cli_select(c, "VM", "vm", 1, &v, &n) < 0)
+        return -1;
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        struct cli_err e = {0};
+        ATOLL_AUTOVALUE nm = atoll_value_string(name);
+        struct atoll_value *p[] = {v[i].ref, nm};
+        ATOLL_AUTOVALUE ref = cli_call(c, cmd->method, p, 2, &e);
+        if (!ref || atoll_value_type(ref) != ATOLL_VALUE_STRING) {
+            rc = ref ? cli_usage(c, "the server's answer is not a VM reference") : report(&e);
+            break;
+        }
+        if (desc) {
+            ATOLL_AUTOVALUE d = atoll_value_string(desc);
+            struct atoll_value *pd[] = {ref, d};
+            ATOLL_AUTOVALUE r = cli_call(c, "VM.set_name_description", pd, 2, &e);
+            if (!r) {
+                rc = report(&e);
+                break;
+            }
+        }
+        struct atoll_value *pu[] = {ref};
+        ATOLL_AUTOVALUE uuid = cli_call(c, "VM.get_uuid", pu, 1, &e);
+        if (!uuid || atoll_value_type(uuid) != ATOLL_VALUE_STRING)
+            rc = uuid ? -1 : report(&e);
+        else
+            printf("%s\n", atoll_value_get_string(uuid));
+    }
+    cli_views_free(v, n);
     return rc;
 }
 

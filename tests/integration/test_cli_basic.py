@@ -195,6 +195,16 @@ t.is_eq(rc, 0, "message-list runs")
 rc, out, err = cli.run("vm-reset-powerstate", f"uuid={u2}")
 t.ok(rc == 1 and "--force" in err, "vm-reset-powerstate without --force: exit 1")
 
+rc, out, err = cli.run("vm-clone", f"uuid={u1}", "new-name-label=web1-clone")
+if "MESSAGE_METHOD_UNKNOWN" in err:
+    t.skip("vm-clone prints the clone's uuid", "VM.clone is not in atolld yet")
+else:
+    uc = out.strip()
+    t.ok(rc == 0 and UUID.match(uc) and vm_rec(uc)["name_label"] == "web1-clone",
+         f"vm-clone prints the clone's uuid ({err.strip()})")
+    if rc == 0 and UUID.match(uc):
+        a.value(x.VM.destroy(s, a.value(x.VM.get_by_uuid(s, uc))))
+
 # ---- bad arguments
 cases = [
     (("vm-param-get", "param-name=name-label"), "uuid", "vm-param-get without uuid="),
@@ -213,6 +223,9 @@ cases = [
     (("vm-start", f"uuid={u1}", "paused=maybe"), "paused", "vm-start paused=maybe"),
     (("vm-pause", f"uuid={u1}", "--force"), "--force", "vm-pause --force"),
     (("vm-start", "power-state=halted"), "Multiple matches", "vm-start on two VMs"),
+    (("vm-start", f"uuid={u1}", "on=no-such-host"), "no-such-host", "vm-start on=<unknown host>"),
+    (("vm-clone", f"uuid={u1}"), "new-name-label", "vm-clone without a name"),
+    (("user-password-change", "old=x"), "new", "user-password-change without new="),
     (("vm-destroy",), "uuid", "vm-destroy without uuid="),
     (("event-wait", "name-label=x"), "class", "event-wait without class="),
     (("event-wait", "class=vmx"), "vmx", "event-wait class=vmx"),

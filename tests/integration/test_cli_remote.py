@@ -127,6 +127,22 @@ else:
     t.ok(rc == 1 and "Error code: RBAC_PERMISSION_DENIED" in err,
          "read-only user: vm-param-set refused with RBAC_PERMISSION_DENIED")
 
+# ---- user-password-change
+made = a.error(x.local_user.create(s, "changer", "first-pw", "vm-admin"))
+if made and made[0] == "MESSAGE_METHOD_UNKNOWN":
+    t.skip("user-password-change", "local_user.create is missing")
+else:
+    rc, out, err = cli.tcp("user-password-change", "old=first-pw", "new=second-pw",
+                           user="changer", pw="first-pw")
+    t.ok(rc == 0, f"user-password-change old= new= ({err.strip()})")
+    rc1, _, _ = cli.tcp("vm-list", user="changer", pw="second-pw")
+    rc2, _, err2 = cli.tcp("vm-list", user="changer", pw="first-pw")
+    t.ok(rc1 == 0 and rc2 == 1 and "SESSION_AUTHENTICATION_FAILED" in err2,
+         "after user-password-change the new password works and the old one not")
+    rc, out, err = cli.tcp("user-password-change", "old=wrong", "new=third-pw",
+                           user="changer", pw="second-pw")
+    t.ok(rc == 1 and "Error code:" in err, "user-password-change with a wrong old one: exit 1")
+
 # ---- event-wait
 rc, out, err = cli.run("event-wait", "class=vm", "name-label=remote1", "timeout=20")
 t.ok(rc == 0, f"event-wait on a condition already true returns 0 ({err.strip()})")

@@ -175,6 +175,20 @@ else:
     rc, out, err = cli.run("vm-resume", "vm=guest1", timeout=180)
     t.ok(rc == 0 and state(u) == "Running", f"vm-resume: Running ({err.strip()})")
 
+# vm-start on=<host>
+rc, out, err = cli.run("vm-shutdown", "vm=guest1", "--force", timeout=180)
+host = cli.out("host-list", "--minimal").split(",")[0]
+rc, out, err = cli.run("vm-start", "vm=guest1", f"on={host}", timeout=180)
+if "MESSAGE_METHOD_UNKNOWN" in err:
+    t.skip("vm-start on=<host>", "VM.start_on is not in atolld")
+else:
+    hosts_ref = a.value(x.host.get_by_uuid(s, host))
+    t.ok(rc == 0 and state(u) == "Running" and
+         a.value(x.VM.get_resident_on(s, ref)) == hosts_ref,
+         f"vm-start on=<host uuid>: Running, resident on that host ({err.strip()})")
+if state(u) != "Running":
+    cli.run("vm-start", "vm=guest1", timeout=180)
+
 # shutdowns
 rc, out, err = cli.run("vm-shutdown", "vm=guest1", timeout=180)
 t.ok(rc == 0 and state(u) == "Halted", f"vm-shutdown (clean): Halted ({err.strip()})")
