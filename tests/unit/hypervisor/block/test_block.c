@@ -3,8 +3,10 @@
  * generic layer: a 3-deep qemu-img-made chain read and written (copy-on-write, partial
  * clusters) then checked with qemu-img compare/check; our own raw->qcow2->qcow2 chain read
  * by qemu-img convert; chain loops, depth limit, missing backing; hostile header fields;
- * corrupt L1/L2 entries met during I/O.
+ * corrupt L1/L2 entries met during I/O; several threads writing and reading one image.
  */
+#include <pthread.h>
+
 #include "blktest.h"
 
 static int have_qemu;
@@ -314,6 +316,76 @@ static void hostile_headers(void)
     free(b);
 }
 
+#define THREADS 4
+#define REGION (4u << 20)
+
+struct worker {
+    struct blk_image *img;
+    uint8_t *ref;   /* this thread's region of the reference */
+    uint64_t base, seed;
+    int bad;
+};
+
+/* Each thread owns a region (their clusters and L2 tables interleave in the file). */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    uint64_t x = w->seed | 1;
+    uint8_t *buf = atoll_malloc(70000);
+    for (int i = 0; i < 300; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t len = 1 + x % 65536, off = (x >> 20) % (REGION - len);
+        bt_fill(buf, len, x);
+        memcpy(w->ref + off, buf, len);
+        if (blk_write(w->img, buf, w->base + off, len) < 0)
+            w->bad++;
+        if (blk_read(w->img, buf, w->base + off, len) < 0 || memcmp(buf, w->ref + off, len))
+            w->bad++;
+        if (i % 50 == 0 && blk_flush(w->img) < 0)
+            w->bad++;
+    }
+    free(buf);
+    return NULL;
+}
+
+static void threads(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    const char *path = bt_path("threads.qcow2");
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2, .size = THREADS * REGION,
+                                .cluster_size = 4096};
+    blk_create(path, &o, &err);
+    struct blk_image *img = NULL;
+    if (!ok(blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0,
+            "[threads] image opened"))
+        return;
+    uint8_t *ref = atoll_calloc(THREADS, REGION);
+    struct worker w[THREADS];
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){img, ref + (size_t)i * REGION, (uint64_t)i * REGION, bt_rand(), 0};
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        bad += w[i].bad;
+    }
+    is_int(bad, 0, "[threads] 4 threads x 300 writes with read-back on one image");
+    blk_close(img);
+    img = NULL;
+    blk_open(path, BLK_FORMAT_AUTO, 0, &img, &err);
+    uint8_t *got = img ? bt_read_image(img) : NULL;
+    ok(got && memcmp(got, ref, (size_t)THREADS * REGION) == 0,
+       "[threads] the image holds every thread's data");
+    free(got);
+    blk_close(img);
+    bt_qemu_check(path, "[threads] qemu-img check clean");
+    free(ref);
+}
+
 int main(void)
 {
     bt_init();
@@ -324,5 +396,6 @@ int main(void)
     our_chain();
     chain_limits();
     hostile_headers();
+    threads();
     return tap_done();
 }
