@@ -109,6 +109,9 @@ struct cli_field *cli_view_field(struct cli_view *v, const char *name)
     return NULL;
 }
 
+/* The value of derived fields whose object is missing (freed in cli_format_fini). */
+static struct atoll_value *nil_value;
+
 /* What xe shows of related objects, in its spelling. */
 static const struct {
     const char *cls, *xe, *via, *via_cls, *field;
@@ -153,15 +156,19 @@ void cli_view_derive(struct cli *c, struct cli_view *v)
         struct atoll_value *val = atoll_value_struct_get(via_rec[k], derived[i].field);
         const struct ts_dm_class *dc = ts_dm_class_find(derived[i].via_cls);
         const struct ts_dm_field *df = dc ? ts_dm_field_find(dc, derived[i].field, NULL) : NULL;
-        if (!val) /* no such object (halted VM, no guest agent): an empty value, as xe */
-            val = via_rec[k]; /* placeholder replaced below */
+        int missing = !val; /* no such object (halted VM, no guest agent) */
+        if (missing) {
+            if (!nil_value)
+                nil_value = atoll_value_nil();
+            val = nil_value;
+        }
         v->f = atoll_realloc(v->f, (v->n + 1) * sizeof(*v->f));
         struct cli_field *f = &v->f[v->n++];
         int is_map = df && df->type->kind == TS_DM_MAP;
         *f = (struct cli_field){.name = atoll_strdup(derived[i].xe), .api = derived[i].xe,
                                 .tag = is_map ? "MRO" : " RO", .val = val,
                                 .type = df ? df->type : NULL};
-        if (val == via_rec[k])
+        if (missing)
             f->text = atoll_strdup(is_map || !df ? "" : "<unknown>");
     }
 }
@@ -194,6 +201,8 @@ static struct uuid_cache *cache;
 
 void cli_format_fini(void)
 {
+    atoll_value_unref(nil_value);
+    nil_value = NULL;
     while (cache) {
         struct uuid_cache *n = cache->next;
         free(cache->ref);
