@@ -57,6 +57,41 @@ static int set_slot(struct vmm_vm *vm, unsigned slot, uint64_t gpa, uint64_t siz
     return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
 }
 
+static void *map_ram_thread(void *arg)
+{
+    struct vmm_kvm_ram_job *job = arg;
+    struct vmm_vm *vm = job->vm;
+    job->err = 0;
+    if (set_slot(vm, 0, 0, vm->mem.low_size, vm->mem.host) < 0 ||
+        (vm->mem.high_size && set_slot(vm, 1, VMM_HIGH_RAM_START, vm->mem.high_size,
+                                       vm->mem.host + vm->mem.low_size) < 0))
+        job->err = errno;
+    return NULL;
+}
+
+void vmm_kvm_map_ram_start(struct vmm_kvm_ram_job *job, struct vmm_vm *vm)
+{
+    job->vm = vm;
+    job->err = 0;
+    job->started = pthread_create(&job->thread, NULL, map_ram_thread, job) == 0;
+    if (!job->started)
+        map_ram_thread(job);    /* no thread: do it here */
+}
+
+int vmm_kvm_map_ram_wait(struct vmm_kvm_ram_job *job, char *errbuf, size_t errlen)
+{
+    if (job->started) {
+        pthread_join(job->thread, NULL);
+        job->started = 0;
+    }
+    if (job->err) {
+        snprintf(errbuf, errlen, "KVM refused guest RAM of %llu MiB: %s",
+                 (unsigned long long)(job->vm->mem.size >> 20), strerror(job->err));
+        return -1;
+    }
+    return 0;
+}
+
 int vmm_kvm_create_vm(struct vmm_vm *vm, const char *dev, char *errbuf, size_t errlen)
 {
     vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
@@ -116,14 +151,6 @@ int vmm_kvm_create_vm(struct vmm_vm *vm, const char *dev, char *errbuf, size_t e
     struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
         snprintf(errbuf, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(errno));
-        return -1;
-    }
-    if (set_slot(vm, 0, 0, vm->mem.low_size, vm->mem.host) < 0 ||
-        (vm->mem.high_size &&
-         set_slot(vm, 1, VMM_HIGH_RAM_START, vm->mem.high_size,
-                  vm->mem.host + vm->mem.low_size) < 0)) {
-        snprintf(errbuf, errlen, "KVM refused guest RAM of %llu MiB: %s",
-                 (unsigned long long)(vm->mem.size >> 20), strerror(errno));
         return -1;
     }
     int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);

@@ -102,6 +102,7 @@ struct machine {
     struct vmm_control control;
     int sig_fd;
     int console_ready, uart_ready, control_ready;
+    struct vmm_kvm_ram_job ram_job;
     uint8_t *image, *initrd;
 };
 
@@ -135,6 +136,7 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
         return -1;
     if (vmm_kvm_create_vm(vm, kvm_dev, errbuf, errlen) < 0)
         return -1;
+    vmm_kvm_map_ram_start(&m->ram_job, vm);   /* joined below, or in teardown on errors */
 
     static uint8_t acpi[64 * 1024];
     struct vmm_acpi_params ap = {.nr_vcpus = vm->nr_vcpus, .base = VMM_ACPI_BASE};
@@ -182,6 +184,8 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
     m->control_ready = 1;
     if (vmm_vcpu_create_all(vm, errbuf, errlen) < 0)
         return -1;
+    if (vmm_kvm_map_ram_wait(&m->ram_job, errbuf, errlen) < 0)
+        return -1;
     vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vm->stop_efd < 0) {
         snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
@@ -193,6 +197,8 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
 static void teardown(struct machine *m, int status, const char *reason)
 {
     struct vmm_vm *vm = &m->vm;
+    char ignored[ERRLEN];
+    vmm_kvm_map_ram_wait(&m->ram_job, ignored, sizeof(ignored));   /* no-op unless pending */
     vmm_vm_kick_all(vm);
     vmm_vcpu_destroy_all(vm);
     vdevs_free(vm->vdevs); /* virtio: stops the disks' I/O threads */
