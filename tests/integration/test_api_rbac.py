@@ -111,8 +111,8 @@ def main():
     # idle expiry (--session-timeout 3): a session left alone is gone, a used one lives
     live = d.login("u-read-only", "pw-read-only")
     idle = d.login("u-read-only", "pw-read-only")
-    for _ in range(5):
-        time.sleep(1)
+    for _ in range(10):
+        time.sleep(0.5)
         a.value(s.session.get_uuid(live, live))
     t.is_eq(a.error(s.session.get_uuid(idle, idle)), ["SESSION_INVALID", idle],
             "an idle session expires")

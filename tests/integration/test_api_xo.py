@@ -113,7 +113,7 @@ def main():
                                                                 r["Value"]["token"], 60.0)
     th = threading.Thread(target=blocked)
     th.start()
-    time.sleep(1.0)
+    time.sleep(2.0)  # let the call reach the server and block (its token has no change)
     t.is_eq(d.stop(), 0, "SIGTERM with a blocked caller: clean exit")
     th.join(10)
     t.is_eq((got.get("r") or {}).get("ErrorDescription", [None])[0], "SESSION_INVALID",
