@@ -61,13 +61,17 @@ void cli_view_init(struct cli_view *v, const char *cls, struct atoll_value *ref,
     *v = (struct cli_view){.cls = cls, .ref = atoll_value_ref(ref), .rec = atoll_value_ref(rec)};
     size_t n = atoll_value_type(rec) == ATOLL_VALUE_STRUCT ? atoll_value_struct_len(rec) : 0;
     v->f = atoll_calloc(n ? n : 1, sizeof(*v->f));
-    /* uuid first, as xe has it; the rest in the server's order */
-    for (int pass = 0; pass < 2; pass++) {
+    /* uuid, name-label, name-description first, as xe has them; the rest in the server's order */
+    static const char *const first[] = {"uuid", "name_label", "name_description"};
+    for (unsigned pass = 0; pass <= ATOLL_ARRAY_SIZE(first); pass++) {
         for (size_t i = 0; i < n; i++) {
             const char *k;
             struct atoll_value *val;
             atoll_value_struct_at(rec, i, &k, &val);
-            if ((strcmp(k, "uuid") == 0) != (pass == 0))
+            unsigned rank = 0;
+            while (rank < ATOLL_ARRAY_SIZE(first) && strcmp(k, first[rank]) != 0)
+                rank++;
+            if (rank != pass)
                 continue;
             struct cli_field *f = &v->f[v->n++];
             const struct ts_dm_field *df = dc ? ts_dm_field_find(dc, k, NULL) : NULL;
