@@ -15,7 +15,7 @@ esac
 PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev linux-libc-dev
   liblua5.4-dev libevent-dev libssl-dev libxml2-dev libsqlite3-dev libpcap-dev zlib1g-dev
   python3 qemu-system-x86 qemu-utils acpica-tools nginx-light wrk iproute2 socat
-  clang libclang-rt-14-dev fio etcd-server"
+  clang libclang-rt-14-dev fio etcd-server busybox"
 
 install_deps() {
     local missing=()
