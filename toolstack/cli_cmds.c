@@ -448,7 +448,9 @@ static int cmd_help(struct cli *c, const struct cli_cmd *cmd)
            "             [--nossl] [--cafile file] [--socket path] <command> [key=value ...]\n"
            "Without -s, atoll talks to atolld's local socket (%s, or $ATOLL_SOCKET).\n"
            "Over TCP it uses HTTPS; the host certificate is verified with --cafile, else\n"
-           "its SHA-256 fingerprint is pinned on first use in ~/.atoll/known_hosts.\n\n"
+           "its SHA-256 fingerprint is pinned on first use in ~/.atoll/known_hosts\n"
+           "($ATOLL_KNOWN_HOSTS), and a changed one is refused. -pw is visible to other\n"
+           "local users in ps: prefer --password-file (-pwf), or type it when asked.\n\n"
            "Commands (atoll help <command> for details):\n",
            "/var/lib/atoll/atolld.sock");
     unsigned col = 0;
