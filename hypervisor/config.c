@@ -197,7 +197,6 @@ int vmm_config_parse_text(struct vmm_config *cfg, const char *text, const char *
                           char *errbuf, size_t errlen)
 {
     char *copy = atoll_strdup(text);
-    char *save = NULL;
     int lineno = 0, r = 0;
     char *p = copy;
     while (p && r == 0) {
@@ -224,7 +223,6 @@ int vmm_config_parse_text(struct vmm_config *cfg, const char *text, const char *
             r = -1;
         }
     }
-    (void)save;
     free(copy);
     return r;
 }

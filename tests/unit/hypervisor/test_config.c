@@ -128,6 +128,15 @@ int main(void)
     is_int(c.vcpus, 8, "vcpus overridden on the command line");
     is_int(c.memory, 256ULL << 20, "memory from file");
     vmm_config_fini(&c);
+    /* a file that includes itself stops at depth 4 */
+    FILE *f = fopen(path, "w");
+    ok(f != NULL, "rewrite config");
+    fprintf(f, "config=%s\n", path);
+    fclose(f);
+    is_int(parse(&c, err, N("--config", path), ARGS("--config", path)), -1,
+           "self-including config refused");
+    ok(strstr(err, "nested more than 4 deep") != NULL, "error: %.80s", err);
+    vmm_config_fini(&c);
     unlink(path);
     is_int(parse(&c, err, N("--config", "/nonexistent/x.conf"),
                  ARGS("--config", "/nonexistent/x.conf")), -1, "missing config file refused");
