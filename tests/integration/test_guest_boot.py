@@ -43,6 +43,10 @@ for vcpus, memory in ((1, "64M"), (4, "64M"), (2, "3584M"), (32, "128M")):
         mem = m.command("mem", "mem ")
         t.ok(mem is not None and mem.startswith(f"mem total_kib={usable // 1024} free_kib="),
              f"command: mem ({mem})")
+        info = m.command("info", "info ")
+        t.ok(info is not None and 'tsc_source="cpuid 0x40000010"' in info and
+             'cpu_source="MADT"' in info and 'acpi_oem="ATOLL "' in info and "s5=1" in info,
+             f"guest found the TSC kHz leaf, the MADT and \\_S5 of the VMM ({info})")
         up = m.command("uptime", "uptime ")
         t.ok(up is not None and re.match(r"uptime ms=\d+$", up), f"command: uptime ({up})")
         t.is_eq(m.command("echo hello from the host", "hello"), "hello from the host",
