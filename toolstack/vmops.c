@@ -20,6 +20,7 @@
 #include "host_init.h"
 #include "vm_config.h"
 #include "vm_console.h"
+#include "vm_copy.h"
 #include "vm_lifecycle.h"
 #include "vm_reconcile.h"
 #include "vm_run.h"
@@ -83,7 +84,8 @@ int ts_vmops_init(struct ts_dm_db *db, const struct ts_vmops_config *cfg, struct
     if (access(c->vmm_path, X_OK) < 0)
         log_warn("atoll-vmm '%s' is not executable: VM.start will fail until it is",
                  c->vmm_path);
-    if (ts_vm_lifecycle_register(err) < 0 || ts_vm_config_register(err) < 0)
+    if (ts_vm_lifecycle_register(err) < 0 || ts_vm_config_register(err) < 0 ||
+        ts_vm_copy_register(err) < 0)
         return -1;
     if (ts_vm_console_register() < 0) {
         ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "cannot register the /console handler");

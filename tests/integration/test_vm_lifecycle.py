@@ -398,6 +398,29 @@ def run(d, api, kernel, pids):
     t.is_eq(api.err("VM.set_VCPUs_max", cfg, 2), ["VM_BAD_POWER_STATE", cfg, "halted", "running"],
             "set_VCPUs_max of a Running VM: VM_BAD_POWER_STATE")
     api.call("VM.hard_shutdown", cfg)
+
+    # clone, copy, snapshot, revert (VMs without disks)
+    cl = api.call("VM.clone", cfg, "config-clone")
+    crec = api.call("VM.get_record", cl)
+    t.ok(crec["name_label"] == "config-clone" and crec["power_state"] == "Halted" and
+         crec["memory_dynamic_max"] == str(80 * MIB) and crec["VCPUs_at_startup"] == "3" and
+         crec["uuid"] != api.call("VM.get_uuid", cfg), "VM.clone: same configuration, new VM")
+    api.call("VM.start", cl, False, False)
+    pids.append(int(api.call("VM.get_domid", cl)))
+    t.is_eq(api.call("VM.get_power_state", cl), "Running", "the clone starts")
+    api.call("VM.hard_shutdown", cl)
+    api.call("VM.destroy", cl)
+    cp = api.call("VM.copy", cfg, "config-copy", "OpaqueRef:NULL")
+    t.is_eq(api.call("VM.get_PV_kernel", cp), kernel, "VM.copy")
+    api.call("VM.destroy", cp)
+    snap = api.call("VM.snapshot", cfg, "config-snap")
+    srec = api.call("VM.get_record", snap)
+    t.ok(srec["is_a_snapshot"] and srec["snapshot_of"] == cfg and srec["is_a_template"] and
+         snap in api.call("VM.get_snapshots", cfg), "VM.snapshot: a snapshot of it, listed")
+    api.call("VM.set_VCPUs_at_startup", cfg, 1)
+    api.call("VM.revert", snap)
+    t.is_eq(api.call("VM.get_VCPUs_at_startup", cfg), "3", "VM.revert restores its configuration")
+    api.call("VM.destroy", snap)
     api.call("VM.destroy", cfg)
     rec = {"name_label": "bad", "PV_kernel": kernel, "memory_static_max": str(64 * MIB),
            "memory_dynamic_max": str(128 * MIB), "VCPUs_max": "1", "VCPUs_at_startup": "1"}
