@@ -9,6 +9,7 @@
 #define ATOLL_LOG_MODULE "vmops"
 #include "vm_run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -268,6 +269,49 @@ static int start_watcher(struct ts_vm_rt *rt, int fd)
     return 0;
 }
 
+/* ---- strays ---- */
+
+/*
+ * Kills atoll-vmm processes of this VM (its control socket path on their command
+ * line) that did not answer on that socket: a hung or orphaned VMM must never run
+ * next to a new one. Returns how many were killed.
+ */
+static unsigned kill_strays(struct ts_vm_rt *rt)
+{
+    ATOLL_AUTOFREE char *ctl = ts_vmm_client_control_path(rt->dir);
+    DIR *d = opendir("/proc");
+    unsigned n = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int64_t pid;
+        if (atoll_parse_i64(e->d_name, 10, &pid) < 0 || pid <= 1 || pid == getpid())
+            continue;
+        char path[64], buf[8192];
+        snprintf(path, sizeof(path), "/proc/%lld/cmdline", (long long)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        size_t a0 = strlen(buf);
+        if (a0 < 9 || strcmp(buf + a0 - 9, "atoll-vmm") != 0)
+            continue;
+        int mine = 0;
+        for (size_t off = 0; off < len; off += strlen(buf + off) + 1)
+            if (strcmp(buf + off, ctl) == 0)
+                mine = 1;
+        if (mine && kill((pid_t)pid, SIGKILL) == 0) {
+            log_warn("VM %s: killed unresponsive VMM pid %lld", rt->uuid, (long long)pid);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
 /* ---- launch ---- */
 
 static int check_file(const char *ref, const char *what, const char *path, struct atoll_err *err)
@@ -325,6 +369,11 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
         atoll_err_detail(err, "'%s': %s", rt->dir, strerror(errno));
         return -1;
     }
+    /* a control socket left behind: maybe a VMM of this VM that nobody could adopt */
+    ATOLL_AUTOFREE char *old_ctl = ts_vmm_client_control_path(rt->dir);
+    struct stat ost;
+    if (stat(old_ctl, &ost) == 0)
+        kill_strays(rt);
     struct ts_vmm_spec spec = {
         .vmm_path = ts_vm_ctx.vmm_path, .dir = rt->dir, .uuid = rt->uuid,
         .name = field_str(rec, "name_label"), .kernel = kernel, .initrd = ramdisk,
@@ -398,11 +447,14 @@ int ts_vm_run_adopt(struct ts_vm_rt *rt, char *state, size_t len)
     if (stat(ctl, &st) < 0)
         return 0;
     int fd = ts_vmm_client_connect(ctl, rt->uuid, 0, 2000, eb, sizeof(eb));
-    if (fd < 0)
+    if (fd < 0) {
+        kill_strays(rt);
         return 0;
+    }
     if (ts_vmm_client_command(ctl, rt->uuid, "status", ans, sizeof(ans), COMMAND_TIMEOUT_MS, eb,
                               sizeof(eb)) != 0) {
         close(fd);
+        kill_strays(rt);
         return 0;
     }
     int64_t pid = 0, mem = 0, vcpus = 0, up = 0;
