@@ -6,10 +6,12 @@
   -> Halted;
 - atolld restarted while a VM runs -> the VMM is adopted (still Running, same pid) and can
   still be driven; nothing is started twice;
-- the VMM killed while atolld is down -> marked Halted on the next start.
+- the VMM killed while atolld is down -> marked Halted on the next start; a VMM that hangs
+  meanwhile is killed and marked Halted (never left running next to a new one).
 Skipped with its reason without /dev/kvm, the guest image or atolld. Every wait is bounded.
 """
 import os
+import signal
 import sys
 import time
 
@@ -157,8 +159,22 @@ def run(d, state, kernel, pids):
     t.ok(rec["domid"] == "-1" and rec["current_operations"] == {} and
          "start" in rec["allowed_operations"], "domid -1, no operations, start allowed")
     api.call("VM.start", vm, False, False)
-    pids.append(int(api.call("VM.get_domid", vm)))
+    pid = int(api.call("VM.get_domid", vm))
+    pids.append(pid)
     t.is_eq(api.call("VM.get_power_state", vm), "Running", "and it starts again")
+
+    # a VMM that hangs (stopped) while atolld is down: killed, never left next to a new one
+    d.stop()
+    os.kill(pid, signal.SIGSTOP)
+    d = apitest.Atolld(state_dir=state, root_pw=None)
+    api = Api(d)
+    t.is_eq(api.call("VM.get_power_state", vm), "Halted", "an unresponsive VMM: marked Halted")
+    end = time.time() + 10
+    while pid_alive(pid) and time.time() < end:
+        time.sleep(0.05)
+    t.ok(not pid_alive(pid), "and killed")
+    api.call("VM.start", vm, False, False)
+    pids.append(int(api.call("VM.get_domid", vm)))
     api.call("VM.hard_shutdown", vm)
     return d
 
