@@ -494,6 +494,8 @@ static struct bufferevent *bev_tls(struct event_base *base, void *arg)
         base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev)
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    else
+        SSL_free(ssl); /* uncounts it; evhttp then speaks plain HTTP, which TLS clients refuse */
     return bev;
 }
 
