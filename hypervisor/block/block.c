@@ -2,7 +2,9 @@
  * hypervisor/block/block.c - the generic image layer: format probing, opening backing chains
  * (relative names, format enforcement, loop and depth limits), per-image locking, argument
  * checks, dispatch to the raw and qcow2 drivers, and the pread/pwrite/error helpers.
- * Threads: any; each public call holds img->lock. Trust: paths and headers are untrusted.
+ * Threads: any. Read/write/flush hold img->io_lock shared (drivers take img->lock for their
+ * metadata); discard, resize, info and check hold io_lock exclusive and img->lock.
+ * Trust: paths and headers are untrusted.
  */
 #define ATOLL_LOG_MODULE "block"
 #include "block_int.h"
@@ -215,6 +217,7 @@ static void image_free(struct blk_image *img)
     if (img->fd >= 0)
         close(img->fd);
     pthread_mutex_destroy(&img->lock);
+    pthread_rwlock_destroy(&img->io_lock);
     free(img->path);
     free(img->backing_file);
     free(img->backing_format);
@@ -263,6 +266,12 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
 
     struct blk_image *img = atoll_calloc(1, sizeof(*img));
     pthread_mutex_init(&img->lock, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    /* writers (discard, resize) must not starve behind a stream of reads */
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&img->io_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     img->fd = atoll_steal_fd(&fd);
     img->path = atoll_strdup(path);
     img->read_only = !rw;
@@ -362,12 +371,25 @@ int blk_read_backing(struct blk_image *img, void *buf, uint64_t off, size_t len)
     return 0;
 }
 
+/* Exclusive section: no data I/O in flight, metadata locked. */
+static void excl_lock(struct blk_image *img)
+{
+    pthread_rwlock_wrlock(&img->io_lock);
+    pthread_mutex_lock(&img->lock);
+}
+
+static void excl_unlock(struct blk_image *img)
+{
+    pthread_mutex_unlock(&img->lock);
+    pthread_rwlock_unlock(&img->io_lock);
+}
+
 int blk_read(struct blk_image *img, void *buf, uint64_t offset, size_t len)
 {
-    pthread_mutex_lock(&img->lock);
+    pthread_rwlock_rdlock(&img->io_lock);
     int r = range_ok(img, offset, len) ? (len ? img->drv->read(img, buf, offset, len) : 0)
                                        : -EINVAL;
-    pthread_mutex_unlock(&img->lock);
+    pthread_rwlock_unlock(&img->io_lock);
     return r;
 }
 
@@ -375,10 +397,10 @@ int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t le
 {
     if (img->read_only)
         return -EROFS;
-    pthread_mutex_lock(&img->lock);
+    pthread_rwlock_rdlock(&img->io_lock);
     int r = range_ok(img, offset, len) ? (len ? img->drv->write(img, buf, offset, len) : 0)
                                        : -EINVAL;
-    pthread_mutex_unlock(&img->lock);
+    pthread_rwlock_unlock(&img->io_lock);
     return r;
 }
 
@@ -386,9 +408,9 @@ int blk_flush(struct blk_image *img)
 {
     if (img->read_only)
         return 0;
-    pthread_mutex_lock(&img->lock);
+    pthread_rwlock_rdlock(&img->io_lock);
     int r = img->drv->flush(img);
-    pthread_mutex_unlock(&img->lock);
+    pthread_rwlock_unlock(&img->io_lock);
     return r;
 }
 
@@ -396,10 +418,10 @@ int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len)
 {
     if (img->read_only)
         return -EROFS;
-    pthread_mutex_lock(&img->lock);
+    excl_lock(img);
     int r = range_ok(img, offset, len) ? (len ? img->drv->discard(img, offset, len) : 0)
                                        : -EINVAL;
-    pthread_mutex_unlock(&img->lock);
+    excl_unlock(img);
     return r;
 }
 
@@ -409,9 +431,9 @@ int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err)
         blk_err_denied(err, "cannot resize '%s': it is open read-only", img->path);
         return -1;
     }
-    pthread_mutex_lock(&img->lock);
+    excl_lock(img);
     int r = new_size == img->size ? 0 : img->drv->resize(img, new_size, err);
-    pthread_mutex_unlock(&img->lock);
+    excl_unlock(img);
     return r;
 }
 
@@ -423,7 +445,7 @@ int blk_info(struct blk_image *img, struct blk_info *out, struct atoll_err *err)
         return -1;
     }
     struct blk_info info = {0};
-    pthread_mutex_lock(&img->lock);
+    excl_lock(img);
     info.format = img->drv->format;
     info.virtual_size = img->size;
     info.file_size = (uint64_t)st.st_size;
@@ -436,7 +458,7 @@ int blk_info(struct blk_image *img, struct blk_info *out, struct atoll_err *err)
     for (struct blk_image *b = img->backing; b; b = b->backing)
         info.chain_depth++;
     img->drv->info(img, &info);
-    pthread_mutex_unlock(&img->lock);
+    excl_unlock(img);
     *out = info;
     return 0;
 }
@@ -449,9 +471,9 @@ int blk_check(struct blk_image *img, unsigned flags, struct blk_check_result *ou
         return -1;
     }
     struct blk_check_result res = {0};
-    pthread_mutex_lock(&img->lock);
+    excl_lock(img);
     int r = img->drv->check(img, flags, &res, err);
-    pthread_mutex_unlock(&img->lock);
+    excl_unlock(img);
     if (r == 0)
         *out = res;
     return r;

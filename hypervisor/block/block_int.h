@@ -1,7 +1,9 @@
 /*
  * hypervisor/block/block_int.h - what the generic layer (block.c) and the format drivers
  * (raw.c, qcow2*.c) share: the image object, the driver table, pread/pwrite helpers and
- * error helpers. Not installed. Threads: driver ops run with img->lock held by block.c.
+ * error helpers. Not installed. Threads: read/write/flush run with img->io_lock held shared
+ * (drivers take img->lock around metadata, never around a data pread/pwrite); the other
+ * ops run with io_lock exclusive and img->lock held.
  * Trust: drivers validate everything they read from the image file.
  */
 #ifndef ATOLL_BLOCK_INT_H
@@ -39,7 +41,8 @@ extern const struct blk_driver blk_raw_driver;
 extern const struct blk_driver blk_qcow2_driver;
 
 struct blk_image {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;       /* driver metadata and caches */
+    pthread_rwlock_t io_lock;   /* shared: data I/O; exclusive: discard/resize/info/check */
     const struct blk_driver *drv;
     char *path;
     int fd;

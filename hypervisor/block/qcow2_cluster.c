@@ -2,7 +2,8 @@
  * hypervisor/block/qcow2_cluster.c - qcow2 guest I/O: the L2 table cache, mapping guest
  * ranges to host runs, reads (backing chain, zero and compressed clusters), allocating
  * writes with copy-on-write, and discard. Metadata is written through in the crash-safe
- * order documented in atoll/block.h. Threads: under the image lock. Trust: every L1/L2
+ * order documented in atoll/block.h. Threads: read/write lock img->lock around mapping and
+ * allocation only; discard runs exclusive (block.c). Trust: every L1/L2
  * entry is checked (alignment, range) before it is followed; bad ones give -EIO.
  */
 #define ATOLL_LOG_MODULE "qcow2"
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -222,6 +224,11 @@ static int cluster_old_data(struct blk_image *img, uint64_t vcl, int ty, uint64_
     }
 }
 
+/*
+ * Reads run the mapping under img->lock and the data transfer outside it, so that several
+ * readers (and in-place writers) overlap; a mapped host cluster cannot be freed meanwhile
+ * because freeing (discard) holds io_lock exclusive.
+ */
 int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t len)
 {
     struct qcow2 *q = qcow2_of(img);
@@ -229,7 +236,14 @@ int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t le
     while (len > 0) {
         int ty;
         uint64_t host = 0, e = 0, n;
+        pthread_mutex_lock(&img->lock);
         int r = map(img, off, len, &ty, &host, &e, &n);
+        if (r == 0 && ty == QC_COMPRESSED) {
+            r = qcow2_cluster_decompress(img, e, q->bounce);
+            if (r == 0)
+                memcpy(p, q->bounce + (off & (q->cluster_size - 1)), (size_t)n);
+        }
+        pthread_mutex_unlock(&img->lock);
         if (r < 0)
             return r;
         switch (ty) {
@@ -242,10 +256,7 @@ int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t le
         case QC_NORMAL:
             r = blk_pread(img->fd, p, (size_t)n, host);
             break;
-        case QC_COMPRESSED:
-            r = qcow2_cluster_decompress(img, e, q->bounce);
-            if (r == 0)
-                memcpy(p, q->bounce + (off & (q->cluster_size - 1)), (size_t)n);
+        default:
             break;
         }
         if (r < 0)
@@ -375,18 +386,19 @@ int qcow2_cluster_write(struct blk_image *img, const void *buf, uint64_t off, si
     while (len > 0) {
         int ty;
         uint64_t host = 0, e = 0, n;
+        pthread_mutex_lock(&img->lock);
         int r = map(img, off, len, &ty, &host, &e, &n);
-        if (r < 0)
-            return r;
-        if (ty == QC_NORMAL) {
-            r = blk_pwrite(img->fd, p, (size_t)n, host);
-        } else {
+        if (r == 0 && ty != QC_NORMAL) {
+            /* mapping and allocation in one critical section: no double allocation */
             uint64_t in = off & (q->cluster_size - 1);
             uint64_t cap = ((uint64_t)QCOW2_ALLOC_MAX << q->cluster_bits) - in;
             if (n > cap)
                 n = cap;
             r = write_alloc(img, p, off, n);
         }
+        pthread_mutex_unlock(&img->lock);
+        if (r == 0 && ty == QC_NORMAL)
+            r = blk_pwrite(img->fd, p, (size_t)n, host);  /* in place, outside the lock */
         if (r < 0)
             return r;
         p += n;

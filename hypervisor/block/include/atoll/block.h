@@ -1,9 +1,10 @@
 /*
  * atoll/block.h - libatoll-block: raw and qcow2 (v3, v2 read/write) disk images with backing
  * chains of any depth, for the VMM's virtio-blk and for storage plugins.
- * Threads: every call on one image takes that image's mutex (one lock per image; I/O on one
- * image is serialised, different images run in parallel). Backing images are opened read-only
- * and have their own locks, always taken top-down, so there is no lock-order cycle.
+ * Threads: any thread may call anything on an open image. Reads, writes and flushes run in
+ * parallel: a per-image mutex covers only metadata (mapping, allocation, caches), the data
+ * pread/pwrite happens outside it. Discard, resize, info and check are exclusive (they wait
+ * for in-flight I/O). Backing images are read-only with their own locks, taken top-down.
  * Trust: image files are untrusted; every header field and table entry is bounded before use.
  */
 #ifndef ATOLL_BLOCK_H
@@ -111,8 +112,9 @@ const char *blk_get_path(const struct blk_image *img);
 struct blk_image *blk_get_backing(const struct blk_image *img);
 
 /*
- * Hot path: byte-granular I/O at any offset and length inside [0, size). Each call takes the
- * image lock for its whole duration. Return 0, or -errno (see above); no partial success.
+ * Hot path: byte-granular I/O at any offset and length inside [0, size), callable from many
+ * threads at once. Return 0, or -errno (see above); no partial success. Overlapping
+ * concurrent writes land in some order, as on a disk.
  * blk_read fills buf with the chain's data (unallocated everywhere: zeros).
  * blk_write copies on write from the backing chain (a partial cluster is filled from below).
  * blk_flush makes every completed write durable (fdatasync); a no-op when read-only.

@@ -345,6 +345,34 @@ static void *worker_main(void *arg)
             w->bad++;
         if (i % 50 == 0 && blk_flush(w->img) < 0)
             w->bad++;
+        if (i % 37 == 0) { /* whole 4 KiB clusters of the range read as zeros afterwards */
+            uint64_t a = (w->base + off + 4095) / 4096 * 4096;
+            uint64_t b = (w->base + off + len) / 4096 * 4096;
+            if (blk_discard(w->img, w->base + off, len) < 0)
+                w->bad++;
+            if (b > a)
+                memset(w->ref + (a - w->base), 0, b - a);
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static int readers_stop; /* __atomic */
+
+/* Reads anywhere while the writers run: only errors count. */
+static void *reader_main(void *arg)
+{
+    struct worker *w = arg;
+    uint8_t *buf = atoll_malloc(70000);
+    uint64_t x = w->seed | 1;
+    while (!__atomic_load_n(&readers_stop, __ATOMIC_ACQUIRE)) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t len = 1 + x % 65536, off = (x >> 20) % ((uint64_t)THREADS * REGION - len);
+        if (blk_read(w->img, buf, off, len) < 0)
+            w->bad++;
     }
     free(buf);
     return NULL;
@@ -368,12 +396,23 @@ static void threads(void)
         w[i] = (struct worker){img, ref + (size_t)i * REGION, (uint64_t)i * REGION, bt_rand(), 0};
         pthread_create(&th[i], NULL, worker_main, &w[i]);
     }
+    struct worker rw[2];
+    pthread_t rth[2];
+    for (int i = 0; i < 2; i++) {
+        rw[i] = (struct worker){img, NULL, 0, bt_rand(), 0};
+        pthread_create(&rth[i], NULL, reader_main, &rw[i]);
+    }
     int bad = 0;
     for (int i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);
         bad += w[i].bad;
     }
-    is_int(bad, 0, "[threads] 4 threads x 300 writes with read-back on one image");
+    __atomic_store_n(&readers_stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(rth[i], NULL);
+        bad += rw[i].bad;
+    }
+    is_int(bad, 0, "[threads] 4 writers (write, read back, discard, flush) and 2 readers");
     blk_close(img);
     img = NULL;
     blk_open(path, BLK_FORMAT_AUTO, 0, &img, &err);
