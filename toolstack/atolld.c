@@ -64,7 +64,7 @@ static void usage(FILE *f)
             "  --workers N               most API worker threads (default 1024:\n"
             "                            one per connection, as calls may block)\n"
             "  --max-connections N       connections served at once (default 1024)\n"
-            "  --max-body BYTES          request body limit (default 16M)\n"
+            "  --max-body BYTES          API request body limit (default 1M; XAPI uses 300K)\n"
             "  --session-timeout S       idle session expiry in seconds (default 86400)\n"
             "  --http-timeout S          idle/read/write timeout of a connection (default 60;\n"
             "                            calls in progress are not cut by it)\n"
@@ -94,7 +94,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"session-timeout", 1, 0, 't'}, {"http-timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
         {"vmm", 1, 0, 'M'} /* vmops: */, {0, 0, 0, 0}};
     *o = (struct opts){.state_dir = "/var/lib/atoll", .port = 443, .workers = 1024,
-                       .max_conns = 1024, .max_body = 16u << 20, .http_timeout = 60};
+                       .max_conns = 1024, .max_body = 1u << 20, .http_timeout = 60};
     int c;
     unsigned long v;
     uint64_t bytes;

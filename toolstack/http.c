@@ -504,7 +504,7 @@ static struct evhttp *new_http(const struct ts_http_config *cfg, int local, cons
     struct evhttp *http = evhttp_new(H.base);
     if (!http)
         return NULL;
-    size_t max_body = cfg->max_body ? cfg->max_body : 16u << 20;
+    size_t max_body = cfg->max_body ? cfg->max_body : 1u << 20;
     evhttp_set_max_body_size(http, (ev_ssize_t)max_body);
     evhttp_set_max_headers_size(http, 16384);
     evhttp_set_timeout(http, cfg->timeout_s > 0 ? cfg->timeout_s : 60);

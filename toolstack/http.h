@@ -29,7 +29,7 @@ struct ts_http_config {
     int https_port;           /* 0: no HTTPS listener */
     int http_port;            /* 0: no plain-HTTP TCP listener */
     const char *unix_path;    /* NULL: no UNIX socket */
-    size_t max_body;          /* request body limit in bytes (0: 16 MiB) */
+    size_t max_body;          /* request body limit in bytes (0: 1 MiB) */
     int timeout_s;            /* idle/read/write timeout per connection (0: 60) */
     unsigned max_conns;       /* connections served at once (0: 1024); more get 503 */
 };
