@@ -343,6 +343,24 @@ def run(d, api, kernel, pids):
     t.is_eq(api.call("VM.get_power_state", nok), "Halted", "and it stays Halted")
     api.call("VM.destroy", nok)
 
+    # direct kernel boot: PV_args reach the guest, PV_ramdisk is loaded
+    rd = os.path.join(d.dir, "ramdisk.img")
+    with open(rd, "wb") as f:
+        f.write(os.urandom(64 * 1024))
+    kb = new_vm(api, kernel, "kernel-args", extra={"PV_args": "atoll-test-args",
+                                                   "PV_ramdisk": rd})
+    api.call("VM.start", kb, False, False)
+    pids.append(int(api.call("VM.get_domid", kb)))
+    con = Console(d, api.sid, kb)
+    t.ok(con.wait_for('cmdline="atoll-test-args"'), "PV_args is the guest's command line")
+    con.close()
+    t.is_eq(api.call("VM.get_power_state", kb), "Running", "a VM with a PV_ramdisk runs")
+    api.call("VM.hard_shutdown", kb)
+    api.call("VM.set_PV_ramdisk", kb, "relative/path.img")
+    e = api.err("VM.start", kb, False, False)
+    t.ok(e and e[0] == "BOOTLOADER_FAILED", "a PV_ramdisk that is not an absolute path is refused")
+    api.call("VM.destroy", kb)
+
     # 2 vCPUs pinned with VCPUs_params mask; bad sizes and masks refused
     pin = new_vm(api, kernel, "pinned", extra={"VCPUs_max": "2", "VCPUs_at_startup": "2",
                                                "VCPUs_params": {"mask": "0"}})
