@@ -10,6 +10,17 @@
  *                                  and before ts_rpc_start;
  *   ts_vmops_start(err)            after ts_rpc_start, before the loop serves calls;
  *   ts_vmops_stop()                at shutdown, before the db is closed: VMMs keep running.
+ *
+ * ON DISK: <state_dir>/vms/<VM uuid>/{control.sock,console.sock,console.log,vmm.log} (under
+ * /run/atoll/vms-<hash>/ when the state dir is too long for socket paths); the VMM runs in its
+ * own session, so atolld can restart and adopt it; domid = the VMM's pid.
+ * PER-VM KNOBS (VM.other_config): atoll-shutdown-timeout (seconds a clean shutdown/reboot may
+ * take, default 60), atoll-console-poweroff / atoll-console-reboot (what is typed on the
+ * serial console when the VMM has no ACPI shutdown/reboot command, default "poweroff" /
+ * "reboot", the test guest's shell). Exits nobody asked for follow actions_after_shutdown,
+ * actions_after_reboot and actions_after_crash (restart at most 3 crashes a minute).
+ * CONSOLE: GET|CONNECT /console?ref=<VM or console ref>|uuid=...&session_id=... streams it
+ * (raw after the headers for HTTP/1.0, chunked for 1.1); POST the same URL to type (vm_console.c).
  */
 #ifndef TS_VMOPS_H
 #define TS_VMOPS_H
