@@ -425,6 +425,45 @@ int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len)
     return r;
 }
 
+static const uint8_t zero_chunk[65536];
+
+static int write_zero_bytes(struct blk_image *img, uint64_t off, uint64_t len)
+{
+    while (len > 0) {
+        size_t n = len < sizeof(zero_chunk) ? (size_t)len : sizeof(zero_chunk);
+        int r = blk_write(img, zero_chunk, off, n);
+        if (r < 0)
+            return r;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int blk_write_zeroes(struct blk_image *img, uint64_t offset, uint64_t len)
+{
+    if (img->read_only)
+        return -EROFS;
+    if (!range_ok(img, offset, len))
+        return -EINVAL;
+    uint64_t g = img->zero_granularity ? img->zero_granularity : 1;
+    uint64_t end = offset + len, a = (offset + g - 1) / g * g, b = end / g * g;
+    if (end == img->size)
+        b = end; /* the disk's last, partial unit counts as whole */
+    if (a >= b)
+        return write_zero_bytes(img, offset, len);
+    excl_lock(img);
+    int r = range_ok(img, a, b - a) ? img->drv->write_zeroes(img, a, b - a) : -EINVAL;
+    excl_unlock(img);
+    if (r == -ENOTSUP)
+        return write_zero_bytes(img, offset, len);
+    if (r == 0)
+        r = write_zero_bytes(img, offset, a - offset);
+    if (r == 0)
+        r = write_zero_bytes(img, b, end - b);
+    return r;
+}
+
 int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err)
 {
     if (img->read_only) {

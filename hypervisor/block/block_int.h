@@ -28,6 +28,8 @@ struct blk_driver {
     int (*write)(struct blk_image *img, const void *buf, uint64_t off, size_t len);
     int (*flush)(struct blk_image *img);
     int (*discard)(struct blk_image *img, uint64_t off, uint64_t len);
+    /* Zeroes whole units of zero_granularity bytes without data writes, or -ENOTSUP. */
+    int (*write_zeroes)(struct blk_image *img, uint64_t off, uint64_t len);
     int (*resize)(struct blk_image *img, uint64_t size, struct atoll_err *err);
     void (*info)(struct blk_image *img, struct blk_info *out);
     int (*check)(struct blk_image *img, unsigned flags, struct blk_check_result *out,
@@ -54,6 +56,7 @@ struct blk_image {
     char *backing_path;         /* resolved path of the opened backing image (owned) */
     struct blk_image *backing;  /* owned */
     unsigned depth;             /* 0 for the top image */
+    uint32_t zero_granularity;  /* write_zeroes unit (set by the driver's open) */
     int corrupt_logged;
     void *priv;                 /* driver state */
 };

@@ -213,6 +213,7 @@ static int qcow2_open(struct blk_image *img, struct atoll_err *err)
     if (r < 0)
         return io_fail(img, err, r, "read the refcount table");
     qcow2_cluster_init(img);
+    img->zero_granularity = q->cluster_size;
     if (img->read_only)
         return 0;
     if (q->incompat & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)) {
@@ -253,6 +254,14 @@ static int qcow2_flush(struct blk_image *img)
 
 static int qcow2_discard(struct blk_image *img, uint64_t off, uint64_t len)
 {
+    return qcow2_cluster_discard(img, off, len);
+}
+
+static int qcow2_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len)
+{
+    struct qcow2 *q = qcow2_of(img);
+    if (q->version < 3 && img->backing_file)
+        return -ENOTSUP; /* v2 has no zero flag to hide the backing data */
     return qcow2_cluster_discard(img, off, len);
 }
 
@@ -445,6 +454,7 @@ const struct blk_driver blk_qcow2_driver = {
     .write = qcow2_write,
     .flush = qcow2_flush,
     .discard = qcow2_discard,
+    .write_zeroes = qcow2_write_zeroes,
     .resize = qcow2_resize,
     .info = qcow2_info,
     .check = qcow2_check_op,

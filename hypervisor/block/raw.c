@@ -31,6 +31,7 @@ static int raw_open(struct blk_image *img, struct atoll_err *err)
         return -1;
     }
     img->size = size;
+    img->zero_granularity = 1;
     img->priv = img; /* non-NULL: open succeeded */
     return 0;
 }
@@ -63,6 +64,14 @@ static int raw_discard(struct blk_image *img, uint64_t off, uint64_t len)
             return 0; /* discard is advisory */
         return -errno;
     }
+    return 0;
+}
+
+static int raw_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len)
+{
+    if (fallocate(img->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                  (off_t)len) < 0)
+        return -ENOTSUP; /* the caller writes zeros */
     return 0;
 }
 
@@ -128,6 +137,7 @@ const struct blk_driver blk_raw_driver = {
     .write = raw_write,
     .flush = raw_flush,
     .discard = raw_discard,
+    .write_zeroes = raw_write_zeroes,
     .resize = raw_resize,
     .info = raw_info,
     .check = raw_check,

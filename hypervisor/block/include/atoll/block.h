@@ -129,6 +129,14 @@ int blk_flush(struct blk_image *img);
 int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len);
 
 /*
+ * Makes [offset, offset+len) read as zeros (virtio-blk WRITE_ZEROES). Whole clusters become
+ * zero clusters without data writes (qcow2 v3 zero flag, or unallocated without a backing
+ * file; raw: fallocate zero range), their old clusters freed; partial clusters, and qcow2 v2
+ * images over a backing file, get zeros written. Hot path: 0 or -errno.
+ */
+int blk_write_zeroes(struct blk_image *img, uint64_t offset, uint64_t len);
+
+/*
  * Changes the virtual size. Growing always works (the qcow2 L1 table moves when it must).
  * Shrinking is refused (OPERATION_NOT_ALLOWED) when data is allocated beyond the new size in
  * this image - discard it first; the backing chain is not changed. 0, or -1 with err set.

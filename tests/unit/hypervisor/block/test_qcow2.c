@@ -197,6 +197,53 @@ static void compressed_run(void)
     free(buf);
 }
 
+/* write_zeroes over a backing file: v3 (zero flag), v2 (zeros written), and at the disk's end */
+static void zeroes_run(uint32_t version)
+{
+    char bname[64], name[64], what[128];
+    struct atoll_err err = ATOLL_ERR_INIT;
+    const uint64_t size = (4 << 20) + 1536;
+    uint8_t *ref = atoll_malloc(size), *got = atoll_malloc(size);
+    bt_fill(ref, size, 77);
+    snprintf(bname, sizeof(bname), "zb%u.raw", version);
+    bt_write_file(bt_path(bname), ref, size);
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2, .qcow2_version = version,
+                                .backing_file = bname, .backing_format = BLK_FORMAT_RAW};
+    snprintf(name, sizeof(name), "z%u.qcow2", version);
+    const char *path = bt_path(name);
+    struct blk_image *img = NULL;
+    if (blk_create(path, &o, &err) < 0 ||
+        blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) < 0) {
+        ok(0, "[zeroes v%u] image: %s", version, err.detail ? err.detail : "?");
+        atoll_err_clear(&err);
+        return;
+    }
+    uint8_t data[100000];
+    bt_fill(data, sizeof(data), 78);
+    blk_write(img, data, 200000, sizeof(data));
+    memcpy(ref + 200000, data, sizeof(data));
+    struct { uint64_t off, len; } z[] = {{1000, 300000}, {65536, 131072}, {size - 70000, 70000},
+                                        {2 << 20, 1}};
+    int bad = 0;
+    for (unsigned i = 0; i < ATOLL_ARRAY_SIZE(z); i++) {
+        bad += blk_write_zeroes(img, z[i].off, z[i].len) < 0;
+        memset(ref + z[i].off, 0, z[i].len);
+    }
+    snprintf(what, sizeof(what), "[zeroes v%u] write_zeroes: partial, whole, at the end", version);
+    is_int(bad, 0, "%s", what);
+    snprintf(what, sizeof(what), "[zeroes v%u] zeroed ranges read as zeros, rest intact",
+             version);
+    ok(blk_read(img, got, 0, size) == 0 && memcmp(got, ref, size) == 0, "%s", what);
+    blk_close(img);
+    snprintf(what, sizeof(what), "[zeroes v%u] qemu-img check clean", version);
+    bt_qemu_check(path, what);
+    bt_write_file(bt_path("zref.raw"), ref, size);
+    snprintf(what, sizeof(what), "[zeroes v%u] qemu-img compare with the reference", version);
+    qemu_compare(bt_path("zref.raw"), path, what);
+    free(ref);
+    free(got);
+}
+
 static void leak_run(void)
 {
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -248,6 +295,8 @@ int main(void)
     config_run(2u << 20, 3);
     resize_run();
     compressed_run();
+    zeroes_run(3);
+    zeroes_run(2);
     leak_run();
     return tap_done();
 }

@@ -42,6 +42,11 @@ int main(void)
     ok(blk_read(img, buf, 0, size) == 0 && memcmp(buf, ref, size) == 0,
        "discarded range reads as zeros, the rest unchanged");
 
+    is_int(blk_write_zeroes(img, 3000, 200000), 0, "write_zeroes 200000 bytes at 3000");
+    memset(ref + 3000, 0, 200000);
+    ok(blk_read(img, buf, 0, size) == 0 && memcmp(buf, ref, size) == 0,
+       "zeroed range reads as zeros, the rest unchanged");
+
     ok(blk_resize(img, size * 2, &err) == 0 && blk_get_size(img) == size * 2, "grown to 16 MiB");
     ok(blk_resize(img, size / 2, &err) == -1 && err.code == ATOLL_E_OPERATION_NOT_ALLOWED,
        "shrinking over data is refused");
