@@ -1,7 +1,7 @@
 """tests/lib/atolltest.py - TAP output and process hygiene for Python integration tests.
 
 Every integration test imports this: it prints TAP for automake's driver, counts a test
-that cannot run here as skipped (exit 77, with its reason), and kills at exit only the
+that cannot run here as skipped ("1..0 # SKIP reason"),, and kills at exit only the
 processes it started itself, by pid.
 """
 import atexit
@@ -48,7 +48,7 @@ def skip(desc, reason):
 
 def skip_all(reason):
     print(f"1..0 # SKIP {reason}", flush=True)
-    sys.exit(77)
+    sys.exit(0)  # "1..0 # SKIP" is the skip; the TAP driver treats non-zero exits as errors
 
 
 def done():

@@ -4,7 +4,7 @@
 fz=./test_fuzz_vq_libfuzzer
 if [ ! -x "$fz" ]; then
     echo "1..0 # SKIP clang with libFuzzer not found at configure time (apt-get install clang libclang-rt-14-dev)"
-    exit 77
+    exit 0
 fi
 dir=$(mktemp -d /tmp/atoll-fuzz-vq.XXXXXX) || exit 1
 trap 'rm -rf "$dir"' EXIT
