@@ -29,6 +29,7 @@
 #include "dm_generic.h"
 #include "events.h"
 #include "http.h"
+#include "http_auth.h"
 #include "rbac.h"
 #include "rpc.h"
 #include "session.h"
@@ -307,7 +308,7 @@ int main(int argc, char **argv)
                                 .https_port = o.port, .http_port = o.http_port,
                                 .unix_path = sock, .max_body = o.max_body,
                                 .timeout_s = (int)o.http_timeout, .max_conns = o.max_conns};
-    if (ts_http_start(base, &hc, &err) < 0)
+    if (ts_http_start(base, &hc, &err) < 0 || ts_http_auth_register_audit_log(audit) < 0)
         goto out_workq;
 
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);

@@ -316,6 +316,33 @@ static void work(void *arg)
     }
 }
 
+struct post {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void post_cb(evutil_socket_t fd, short what, void *p)
+{
+    struct post *po = p;
+    po->fn(po->arg);
+    free(po);
+}
+
+int ts_http_post(void (*fn)(void *arg), void *arg)
+{
+    static const struct timeval now = {0, 0};
+    struct post *po = atoll_malloc(sizeof(*po));
+    po->fn = fn;
+    po->arg = arg;
+    pthread_mutex_lock(&H.stop_lock);
+    int posted = !H.stopping && H.base &&
+                 event_base_once(H.base, -1, EV_TIMEOUT, post_cb, po, &now) == 0;
+    pthread_mutex_unlock(&H.stop_lock);
+    if (!posted)
+        free(po);
+    return posted ? 0 : -1;
+}
+
 /* ---------------------------------------------------------------- routing (loop thread) */
 
 static void peer_of(struct evhttp_request *req, const struct listener *L, char *out, size_t cap)

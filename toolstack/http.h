@@ -62,6 +62,13 @@ char *ts_http_query_get(struct evhttp_request *req, const char *name);
 int ts_http_session(struct evhttp_request *req, int needed_role, struct ts_session_info *out,
                     struct atoll_err *err);
 
+/*
+ * Runs fn(arg) on the loop thread soon (any thread may call it: how workers hand
+ * results back to side handlers). Returns 0, or -1 when the server is stopping
+ * (fn will never run: the caller frees arg; the request goes with the server).
+ */
+int ts_http_post(void (*fn)(void *arg), void *arg);
+
 /* Counters since start (for stats and tests). */
 struct ts_http_stats {
     unsigned long requests, rpc_calls, rejected_busy, bad_requests;

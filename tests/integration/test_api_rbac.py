@@ -3,6 +3,8 @@
 local_user.* extension), denial with RBAC_PERMISSION_DENIED, users persisted as salted hashes,
 password changes, Async calls as tasks (task.get_status/result/record), idle expiry, and the
 audit log (one line per write with who, what and the result; never a password)."""
+import base64
+import http.client
 import os
 import time
 
@@ -108,6 +110,34 @@ def main():
     if leaked:
         t.diag(f"leaked: {leaked}")
     t.ok("pw-" not in d.log_text() and "new-pw" not in d.log_text(), "log: no passwords")
+    # side-handler authentication, on GET /audit_log (pool-admin): session_id in the query or a
+    # cookie, else HTTP Basic (checked on a worker, with a throw-away session)
+    def get(path, headers=None):
+        c = http.client.HTTPSConnection("127.0.0.1", d.https_port, context=a.insecure_ctx(),
+                                        timeout=30)
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        out = (r.status, r.getheader("WWW-Authenticate"), r.read())
+        c.close()
+        return out
+
+    def basic(u, p):
+        return {"Authorization": "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()}
+    root = d.login()
+    n_before = len(a.value(s.session.get_all(root)))
+    st, chal, body = get("/audit_log")
+    t.ok(st == 401 and chal == 'Basic realm="xapi"',
+         "/audit_log without credentials: 401 + challenge")
+    t.is_eq(get("/audit_log", basic("root", "wrong"))[0], 401, "wrong Basic password: 401")
+    st, chal, body = get("/audit_log", basic("root", a.ROOT_PW))
+    t.ok(st == 200 and b"AUDIT user=root" in body, "Basic auth as root: the audit log")
+    t.is_eq(get("/audit_log", basic("u-pool-operator", "pw-pool-operator"))[0], 403,
+            "Basic auth below pool-admin: 403")
+    t.is_eq(get("/audit_log?session_id=" + root)[0], 200, "session_id in the query")
+    t.is_eq(get("/audit_log", {"Cookie": "a=1; session_id=" + root})[0], 200,
+            "session_id in a cookie")
+    t.is_eq(len(a.value(s.session.get_all(root))), n_before,
+            "Basic logins leave no session behind")
     # idle expiry (--session-timeout 3): a session left alone is gone, a used one lives
     live = d.login("u-read-only", "pw-read-only")
     idle = d.login("u-read-only", "pw-read-only")
