@@ -133,14 +133,20 @@ int pci_msix_init(struct pci_dev *d, unsigned n, unsigned bar, uint32_t table_of
     return 0;
 }
 
+/* The message control word as the guest last wrote it. msix_lock held. */
 static uint16_t msix_ctrl(const struct pci_dev *d)
 {
-    return (uint16_t)get_le(d->cfg + d->msix_cap + 2, 2);
+    return d->msix_ctrl;
 }
 
 bool pci_msix_enabled(struct pci_dev *d)
 {
-    return d->msix_cap && (__atomic_load_n(&d->cfg[d->msix_cap + 3], __ATOMIC_RELAXED) & 0x80);
+    if (!d->msix_cap)
+        return false;
+    pthread_mutex_lock(&d->msix_lock);
+    bool on = d->msix_ctrl & PCI_MSIX_ENABLE;
+    pthread_mutex_unlock(&d->msix_lock);
+    return on;
 }
 
 /* Sends vector v now. Called with msix_lock held. */
@@ -205,14 +211,14 @@ void pci_intx_set(struct pci_dev *d, int level)
     const struct pci_host_ops *h = d->bus ? &d->bus->host : NULL;
     if (!h || !h->intx_set || d->intx_gsi == PCI_NO_GSI)
         return;
-    if (level && (get_le(d->cfg + PCI_R_COMMAND, 2) & PCI_CMD_INTX_OFF))
+    if (level && (__atomic_load_n(&d->cmd, __ATOMIC_RELAXED) & PCI_CMD_INTX_OFF))
         return;
+    /* under the lock, so that a raise and a lower from two threads reach KVM in the order
+     * they changed intx_level */
+    pthread_mutex_lock(&d->msix_lock);
     d->intx_level = level;
-    if (level)
-        d->cfg[PCI_R_STATUS] |= PCI_STATUS_INTX;
-    else
-        d->cfg[PCI_R_STATUS] &= (uint8_t)~PCI_STATUS_INTX;
     h->intx_set(h->opaque, d->intx_gsi, level);
+    pthread_mutex_unlock(&d->msix_lock);
 }
 
 /* MSI-X table or PBA access inside the MSI-X BAR; true if off was in either. */
@@ -285,6 +291,12 @@ static uint32_t dev_cfg_read(struct pci_dev *d, unsigned off, unsigned size)
     if (off + size > PCI_CFG_SIZE)
         return 0xFFFFFFFFu;
     uint32_t v = (uint32_t)get_le(d->cfg + off, size);
+    if (off <= PCI_R_STATUS && off + size > PCI_R_STATUS) {
+        pthread_mutex_lock(&d->msix_lock);
+        uint32_t bit = (uint32_t)PCI_STATUS_INTX << (8 * (PCI_R_STATUS - off));
+        v = d->intx_level ? v | bit : v & ~bit;
+        pthread_mutex_unlock(&d->msix_lock);
+    }
     if (d->ops && d->ops->cfg_read)
         d->ops->cfg_read(d, off, size, &v);
     return v;
@@ -300,11 +312,14 @@ static void dev_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32
         *c &= (uint8_t) ~(b & d->w1cmask[off + i]);
     }
     unsigned end = off + size;
+    if (off < PCI_R_COMMAND + 2 && end > PCI_R_COMMAND)
+        __atomic_store_n(&d->cmd, (uint16_t)get_le(d->cfg + PCI_R_COMMAND, 2), __ATOMIC_RELAXED);
     if ((off < PCI_R_COMMAND + 2 && end > PCI_R_COMMAND) ||
         (off < PCI_R_BAR0 + 24 && end > PCI_R_BAR0))
         update_bars(d);
     if (d->msix_cap && off < d->msix_cap + 4u && end > d->msix_cap + 2u) {
         pthread_mutex_lock(&d->msix_lock);
+        d->msix_ctrl = (uint16_t)get_le(d->cfg + d->msix_cap + 2, 2);
         msix_flush_pending(d);
         pthread_mutex_unlock(&d->msix_lock);
     }
@@ -376,6 +391,7 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, uint32_t intx_gsi)
     pthread_rwlock_wrlock(&bus->lock);
     bus->slot[s] = d;
     put_le(d->cfg + PCI_R_COMMAND, PCI_CMD_MEMORY | PCI_CMD_MASTER, 2);
+    __atomic_store_n(&d->cmd, PCI_CMD_MEMORY | PCI_CMD_MASTER, __ATOMIC_RELAXED);
     update_bars(d);
     pthread_rwlock_unlock(&bus->lock);
     return (int)s;

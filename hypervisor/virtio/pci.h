@@ -105,15 +105,18 @@ struct pci_dev {
     uint8_t cap_end; /* next free config offset for a capability */
     uint64_t bar_size[PCI_NUM_BARS]; /* 0 = no BAR (or upper half of a 64-bit BAR) */
     uint64_t bar_addr[PCI_NUM_BARS]; /* currently decoded address, 0 = none */
-    /* MSI-X */
+    /* MSI-X and INTx state used by I/O threads: guarded by msix_lock (not the bus lock),
+     * through shadows of the config registers they depend on */
     pthread_mutex_t msix_lock;
+    uint16_t msix_ctrl; /* shadow of the MSI-X message control word */
+    uint16_t cmd;       /* shadow of the command register (atomic) */
     unsigned msix_n, msix_bar;
     uint8_t msix_cap;
     uint32_t msix_table_off, msix_pba_off;
     uint64_t msix_pba;
     struct pci_msix_vec msix[PCI_MSIX_MAX_VECTORS];
     uint32_t intx_gsi;
-    int intx_level;
+    int intx_level;     /* msix_lock; reported in the status register's INTx bit */
 };
 
 /* Fills the header of a type-0 function. class_code is 24-bit (class<<16|sub<<8|progif).

@@ -75,11 +75,13 @@ static void vpci_reset(struct vpci_dev *t)
     t->started = 0;
     t->guest_features = 0;
     t->dfselect = t->gfselect = 0;
-    t->msix_config = VPCI_NO_VECTOR;
+    __atomic_store_n(&t->msix_config, VPCI_NO_VECTOR, __ATOMIC_RELAXED);
     t->queue_select = 0;
     __atomic_store_n(&t->status, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&t->irq_lock);
     __atomic_store_n(&t->isr, 0, __ATOMIC_SEQ_CST);
     pci_intx_set(&t->pci, 0);
+    pthread_mutex_unlock(&t->irq_lock);
     for (unsigned q = 0; q < t->nq; q++) {
         struct vpci_queue *vq = &t->q[q];
         vq->size = vq->max;
@@ -187,7 +189,8 @@ static void common_write(struct vpci_dev *t, uint32_t off, const void *data, uns
         }
         break;
     case 0x10:
-        t->msix_config = v < t->pci.msix_n ? (uint16_t)v : VPCI_NO_VECTOR;
+        __atomic_store_n(&t->msix_config, v < t->pci.msix_n ? (uint16_t)v : VPCI_NO_VECTOR,
+                         __ATOMIC_RELAXED);
         break;
     case 0x14: vpci_status_write(t, (uint8_t)v); break;
     case 0x16: t->queue_select = (uint16_t)v; break;
@@ -248,9 +251,11 @@ static void vpci_bar_read(struct pci_dev *d, unsigned bar, uint64_t off, void *d
             common_read(t, (uint32_t)off, data, size);
     } else if (off == VPCI_ISR_OFF) {
         /* reading the ISR acknowledges it and lowers INTx */
+        pthread_mutex_lock(&t->irq_lock);
         uint8_t isr = __atomic_exchange_n(&t->isr, 0, __ATOMIC_SEQ_CST);
-        memcpy(data, &isr, 1);
         pci_intx_set(&t->pci, 0);
+        pthread_mutex_unlock(&t->irq_lock);
+        memcpy(data, &isr, 1);
     } else if (off >= VPCI_DEVCFG_OFF && off < VPCI_NOTIFY_OFF) {
         uint64_t o = off - VPCI_DEVCFG_OFF;
         if (o + size <= t->ops->config_size && t->ops->config_read)
@@ -360,6 +365,7 @@ int vpci_init(struct vpci_dev *t, const struct vdev_ops *ops, void *dev, unsigne
     t->host_features = features | (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VQ_F_EVENT_IDX) |
                        (1ULL << VQ_F_INDIRECT_DESC);
     pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->irq_lock, NULL);
     for (unsigned q = 0; q < nq; q++) {
         t->q[q].max = qmax;
         t->q[q].vq.mem = mem;
@@ -370,6 +376,7 @@ int vpci_init(struct vpci_dev *t, const struct vdev_ops *ops, void *dev, unsigne
                 close(t->q[q].kickfd);
             pci_dev_fini(&t->pci);
             pthread_mutex_destroy(&t->lock);
+            pthread_mutex_destroy(&t->irq_lock);
             return -e;
         }
     }
@@ -419,6 +426,7 @@ void vpci_fini(struct vpci_dev *t)
     t->ioeventfd_base = 0;
     pci_dev_fini(&t->pci);
     pthread_mutex_destroy(&t->lock);
+    pthread_mutex_destroy(&t->irq_lock);
 }
 
 struct vq *vpci_vq(struct vpci_dev *t, unsigned q)
@@ -445,8 +453,10 @@ static void raise_irq(struct vpci_dev *t, uint16_t vector, uint8_t isr_bit)
             pci_msix_notify(&t->pci, vector);
         return;
     }
+    pthread_mutex_lock(&t->irq_lock);
     __atomic_or_fetch(&t->isr, isr_bit, __ATOMIC_SEQ_CST);
     pci_intx_set(&t->pci, 1);
+    pthread_mutex_unlock(&t->irq_lock);
 }
 
 void vpci_notify_queue(struct vpci_dev *t, unsigned q)

@@ -68,6 +68,7 @@ struct vpci_dev {
     void *dev;
     const struct guestmem *mem;
     pthread_mutex_t lock;
+    pthread_mutex_t irq_lock; /* ISR and INTx level change together (any thread) */
     uint64_t host_features, guest_features;
     uint32_t dfselect, gfselect;
     uint16_t msix_config, queue_select;

@@ -8,6 +8,7 @@
  * Deterministic (fixed seed), bounded iteration count.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <time.h>
@@ -25,8 +26,9 @@
 static struct fakeram ram;
 static struct guestmem gm;
 static struct pci_bus *bus;
-static uint64_t rng = 0x853c49e6748fea9bULL;
-static int irqs;
+static __thread uint64_t rng = 0x853c49e6748fea9bULL;
+static int irqs; /* atomic */
+#define THREADS 3 /* vCPU threads hammering the bus at once */
 
 static uint64_t rnd(void)
 {
@@ -36,7 +38,11 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static int fake_send(void *o, uint64_t a, uint32_t d) { irqs++; return 0; }
+static int fake_send(void *o, uint64_t a, uint32_t d)
+{
+    __atomic_add_fetch(&irqs, 1, __ATOMIC_RELAXED);
+    return 0;
+}
 static int fake_ioevt(void *o, int efd, uint64_t gpa, uint32_t len, bool assign)
 {
     return (rnd() % 4) ? 0 : -ENOSPC; /* sometimes refused: the MMIO fallback is used */
@@ -136,30 +142,12 @@ static void driver_start(uint64_t b0, bool sane)
 #undef W
 }
 
-int main(void)
+/* One vCPU's worth of hostile accesses; returns the number of driver starts. */
+static void *storm(void *arg)
 {
-    fakeram_init(&ram, RAMSZ);
-    gmem_add(&gm, 0, RAMSZ, ram.base);
-    struct pci_host_ops ops = {.msi_send = fake_send, .ioeventfd = fake_ioevt,
-                               .intx_set = fake_intx};
-    bus = pci_bus_new(&ops, WIN, 256 << 20);
-    char path[64], e[256];
-    snprintf(path, sizeof(path), "/tmp/atoll-test-vdev-fuzz-%d.img", (int)getpid());
-    int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
-    if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
-        tap_skip_all("cannot create a disk image in /tmp");
-    close(fd);
-    struct vdev_blk_opts o;
-    snprintf(e, sizeof(e), "path=%s,format=raw,serial=FUZZ", path);
-    vdev_blk_parse(e, &o, e, sizeof(e));
-    struct vdev_blk *b = vdev_blk_new(&o, &gm, e, sizeof(e));
-    if (!b) {
-        unlink(path);
-        tap_skip_all("cannot open the disk image");
-    }
-    pci_bus_add(bus, vdev_blk_pci(b), 10);
+    rng ^= (uint64_t)(uintptr_t)arg * 0x9E3779B97F4A7C15ULL;
     unsigned starts = 0;
-    for (unsigned i = 0; i < ROUNDS; i++) {
+    for (unsigned i = 0; i < ROUNDS / THREADS; i++) {
         uint64_t b0 = bar(1, 0), b2 = bar(1, 2);
         unsigned r = (unsigned)(rnd() % 100);
         if (r < 15) {
@@ -215,10 +203,44 @@ int main(void)
             starts++;
         }
     }
+    return (void *)(uintptr_t)starts;
+}
+
+int main(void)
+{
+    fakeram_init(&ram, RAMSZ);
+    gmem_add(&gm, 0, RAMSZ, ram.base);
+    struct pci_host_ops ops = {.msi_send = fake_send, .ioeventfd = fake_ioevt,
+                               .intx_set = fake_intx};
+    bus = pci_bus_new(&ops, WIN, 256 << 20);
+    char path[64], e[256];
+    snprintf(path, sizeof(path), "/tmp/atoll-test-vdev-fuzz-%d.img", (int)getpid());
+    int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
+        tap_skip_all("cannot create a disk image in /tmp");
+    close(fd);
+    struct vdev_blk_opts o;
+    snprintf(e, sizeof(e), "path=%s,format=raw,serial=FUZZ", path);
+    vdev_blk_parse(e, &o, e, sizeof(e));
+    struct vdev_blk *b = vdev_blk_new(&o, &gm, e, sizeof(e));
+    if (!b) {
+        unlink(path);
+        tap_skip_all("cannot open the disk image");
+    }
+    pci_bus_add(bus, vdev_blk_pci(b), 10);
+    unsigned starts = 0;
+    pthread_t th[THREADS];
+    for (unsigned k = 0; k < THREADS; k++)
+        pthread_create(&th[k], NULL, storm, (void *)(uintptr_t)(k + 1));
+    for (unsigned k = 0; k < THREADS; k++) {
+        void *r;
+        pthread_join(th[k], &r);
+        starts += (unsigned)(uintptr_t)r;
+    }
     struct vdev_blk_stats st;
     vdev_blk_get_stats(b, &st);
-    ok(1, "%u random accesses (%u driver starts, %d interrupts) without a crash", ROUNDS, starts,
-       irqs);
+    ok(1, "%u random accesses from %d threads (%u driver starts, %d interrupts), no crash",
+       ROUNDS, THREADS, starts, irqs);
     diag("device saw: %llu reads, %llu writes, %llu bad chains, %llu broken rings, %llu kicks",
          (unsigned long long)st.reads, (unsigned long long)st.writes,
          (unsigned long long)st.bad_chains, (unsigned long long)st.broken_rings,
