@@ -229,8 +229,7 @@ static int cmd_check(int argc, char **argv)
 static int cmd_resize(int argc, char **argv)
 {
     struct blk_image *img;
-    if (open_image(argc, argv, "f:", BLK_OPEN_RDWR | BLK_OPEN_NO_BACKING, &img, NULL, NULL,
-                   NULL) < 0)
+    if (open_image(argc, argv, "f:", BLK_OPEN_RDWR, &img, NULL, NULL, NULL) < 0)
         return 1;
     if (optind != argc - 1) {
         blk_close(img);

@@ -470,10 +470,36 @@ int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err)
         blk_err_denied(err, "cannot resize '%s': it is open read-only", img->path);
         return -1;
     }
+    if (img->backing_file && !img->backing) {
+        blk_err_denied(err, "cannot resize '%s' opened without its backing chain (the grown or "
+                       "dropped area depends on the backing file)", img->path);
+        return -1;
+    }
     excl_lock(img);
-    int r = new_size == img->size ? 0 : img->drv->resize(img, new_size, err);
+    uint64_t old_size = img->size;
+    int r = new_size == old_size ? 0 : img->drv->resize(img, new_size, err);
     excl_unlock(img);
-    return r;
+    if (r < 0 || new_size <= old_size)
+        return r;
+    /*
+     * The grown area must read as zeros: neither a larger backing file nor bytes left in the
+     * old last cluster by an earlier shrink may show through.
+     */
+    uint64_t g = img->zero_granularity ? img->zero_granularity : 1;
+    uint64_t end = (old_size + g - 1) / g * g;
+    uint64_t bsize = img->backing ? blk_get_size(img->backing) : 0;
+    if (bsize > end)
+        end = bsize;
+    if (end > new_size)
+        end = new_size;
+    if (end > old_size && img->drv->format != BLK_FORMAT_RAW) {
+        int zr = blk_write_zeroes(img, old_size, end - old_size);
+        if (zr < 0) {
+            blk_err_io(err, -zr, "cannot zero the grown area of '%s'", img->path);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int blk_info(struct blk_image *img, struct blk_info *out, struct atoll_err *err)

@@ -318,8 +318,8 @@ static int qcow2_resize(struct blk_image *img, uint64_t size, struct atoll_err *
         if (r < 0)
             return io_fail(img, err, r, "read the L2 tables");
         if (r > 0) {
-            blk_err_denied(err, "cannot shrink '%s' to %llu bytes: data is allocated beyond "
-                           "the new size (discard it first)", img->path,
+            blk_err_denied(err, "cannot shrink '%s' to %llu bytes: the image or its backing "
+                           "chain has data beyond the new size (discard it first)", img->path,
                            (unsigned long long)size);
             return -1;
         }

@@ -142,7 +142,10 @@ void qcow2_cluster_cache_drop(struct blk_image *img);
 int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t len);
 int qcow2_cluster_write(struct blk_image *img, const void *buf, uint64_t off, size_t len);
 int qcow2_cluster_discard(struct blk_image *img, uint64_t off, uint64_t len);
-/* 1 if any cluster of guest range [off, end) is allocated or zero-flagged in this image. */
+/*
+ * 1 if any cluster of guest range [off, end) shows data: a host cluster in this image, or an
+ * unallocated cluster over the backing chain's data (a bare zero flag shows none).
+ */
 int qcow2_cluster_any_allocated(struct blk_image *img, uint64_t off, uint64_t end);
 /* Inflates a compressed L2 entry into out (one cluster). 0 or -errno. */
 int qcow2_cluster_decompress(struct blk_image *img, uint64_t entry, uint8_t *out);

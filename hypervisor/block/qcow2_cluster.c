@@ -472,6 +472,7 @@ int qcow2_cluster_discard(struct blk_image *img, uint64_t off, uint64_t len)
 int qcow2_cluster_any_allocated(struct blk_image *img, uint64_t off, uint64_t end)
 {
     struct qcow2 *q = qcow2_of(img);
+    uint64_t bsize = img->backing ? blk_get_size(img->backing) : 0;
     uint64_t vcl = (off + q->cluster_size - 1) >> q->cluster_bits;
     uint64_t vend = (end + q->cluster_size - 1) >> q->cluster_bits;
     while (vcl < vend) {
@@ -481,15 +482,18 @@ int qcow2_cluster_any_allocated(struct blk_image *img, uint64_t off, uint64_t en
         if (stop > vend)
             stop = vend;
         uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_OFFSET_MASK : 0;
+        uint64_t *t = NULL;
         if (l2off) {
-            uint64_t *t;
             int r = l2_load(img, l2off, &t);
             if (r < 0)
                 return r;
-            for (uint64_t v = vcl; v < stop; v++) {
-                if (t[v & (q->l2_entries - 1)] != 0)
-                    return 1;
-            }
+        }
+        for (uint64_t v = vcl; v < stop; v++) {
+            uint64_t e = t ? t[v & (q->l2_entries - 1)] : 0;
+            if ((e & QCOW2_OFFSET_MASK) || (e & QCOW2_OFLAG_COMPRESSED))
+                return 1; /* data in this image */
+            if (entry_type(q, e) == QC_UNALLOC && (v << q->cluster_bits) < bsize)
+                return 1; /* the backing chain's data shows through here */
         }
         vcl = stop;
     }

@@ -138,8 +138,11 @@ int blk_write_zeroes(struct blk_image *img, uint64_t offset, uint64_t len);
 
 /*
  * Changes the virtual size. Growing always works (the qcow2 L1 table moves when it must).
- * Shrinking is refused (OPERATION_NOT_ALLOWED) when data is allocated beyond the new size in
- * this image - discard it first; the backing chain is not changed. 0, or -1 with err set.
+ * Shrinking is refused (OPERATION_NOT_ALLOWED) when the disk shows data beyond the new size,
+ * from this image or from the backing chain - discard it first. The grown area reads as
+ * zeros (zero clusters hide a larger backing file). Images opened with BLK_OPEN_NO_BACKING
+ * that have a backing file cannot be resized. The backing chain is never changed.
+ * 0, or -1 with err set.
  */
 int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err);
 

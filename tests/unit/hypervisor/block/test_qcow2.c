@@ -234,6 +234,21 @@ static void zeroes_run(uint32_t version)
     snprintf(what, sizeof(what), "[zeroes v%u] zeroed ranges read as zeros, rest intact",
              version);
     ok(blk_read(img, got, 0, size) == 0 && memcmp(got, ref, size) == 0, "%s", what);
+    /* shrink below the backing file's size, then grow: the new area must read zeros */
+    uint64_t small = (1 << 20) + 100;
+    if (version >= 3) {
+        bad = blk_discard(img, small, size - small) < 0;
+        bad += blk_resize(img, small, &err) < 0;
+        bad += blk_resize(img, size, &err) < 0;
+        memset(ref + small, 0, size - small);
+        snprintf(what, sizeof(what), "[zeroes v%u] shrink then grow over a larger backing "
+                 "file: zeros, not backing data", version);
+        ok(!bad && blk_read(img, got, 0, size) == 0 && memcmp(got, ref, size) == 0, "%s", what);
+    } else {
+        ok(blk_resize(img, small, &err) < 0 && err.code == ATOLL_E_OPERATION_NOT_ALLOWED,
+           "[zeroes v2] shrink over written zeros is refused (v2 cannot drop them)");
+    }
+    atoll_err_clear(&err);
     blk_close(img);
     snprintf(what, sizeof(what), "[zeroes v%u] qemu-img check clean", version);
     bt_qemu_check(path, what);
