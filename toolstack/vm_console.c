@@ -182,10 +182,19 @@ static void find_vm(struct ts_vm_rt *rt, void *arg)
 static void handler(struct evhttp_request *req, int local, void *arg)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    struct evhttp_uri *raw = NULL;
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT) {
+        /* libevent parses a CONNECT target as an authority; XAPI's clients send a path */
+        raw = evhttp_uri_parse(evhttp_request_get_uri(req));
+        uri = raw;
+    }
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     struct evkeyvalq kv;
     TAILQ_INIT(&kv);
-    if (q && evhttp_parse_query_str(q, &kv) < 0) {
+    int bad = q && evhttp_parse_query_str(q, &kv) < 0;
+    if (raw)
+        evhttp_uri_free(raw);
+    if (bad) {
         reply(req, 400, "Bad Request", "malformed query string");
         return;
     }
