@@ -121,6 +121,8 @@ def main():
     kernel = guest_image()
     if not kernel:
         t.skip_all("the test guest (tests/guest/atoll-guest.elf) is not built")
+    if not os.access(os.path.join(t.builddir(), "hypervisor", "atoll-vmm"), os.X_OK):
+        t.skip_all("atoll-vmm is not built")
     d = apitest.Atolld()
     api = Api(d)
     started_pids = []
