@@ -17,13 +17,15 @@
 #include "atoll/util.h"
 
 static const char usage[] =
-    "usage: atoll-img create [-f raw|qcow2] [-c cluster_size] [-b backing [-F fmt]] [-2] FILE [SIZE]\n"
+    "usage: atoll-img create [-f raw|qcow2] [-c cluster_size] [-b backing [-F fmt]] [-2]\n"
+    "                        FILE [SIZE]   (-2: qcow2 version 2)\n"
     "       atoll-img info [-f fmt] [--json] FILE\n"
     "       atoll-img check [-f fmt] [-r leaks] FILE   (exit 0 clean, 2 corrupt, 3 leaks)\n"
     "       atoll-img resize [-f fmt] FILE [+|-]SIZE\n"
     "       atoll-img write [-f fmt] [-P byte] FILE OFFSET LENGTH   (fill with a byte)\n"
     "       atoll-img discard [-f fmt] FILE OFFSET LENGTH\n"
     "       atoll-img compare [-f fmt] [-F fmt] FILE1 FILE2   (exit 0 same, 1 different)\n"
+    "       atoll-img map [-f fmt] FILE   (runs: offset length data|zero|backing)\n"
     "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-S] FILE\n"
     "                 (sequential, or -r random, reads or -w writes of bs bytes; -S flush at end)\n"
     "SIZE accepts K, M, G, T suffixes (bytes without one).\n";
@@ -356,6 +358,37 @@ static int cmd_compare(int argc, char **argv)
     return rc;
 }
 
+static int cmd_map(int argc, char **argv)
+{
+    struct blk_image *img;
+    if (open_image(argc, argv, "f:", 0, &img, NULL, NULL, NULL) < 0)
+        return 1;
+    static const char *const names[] = {"?", "data", "zero", "backing"};
+    uint64_t size = blk_get_size(img), off = 0, start = 0;
+    int prev = 0, r = 0;
+    printf("%-16s %-16s %s\n", "Offset", "Length", "Kind");
+    while (off < size) {
+        int kind;
+        uint64_t n;
+        if ((r = blk_map(img, off, size - off, &kind, &n)) < 0)
+            break;
+        if (prev && kind != prev) {
+            printf("%#-16" PRIx64 " %#-16" PRIx64 " %s\n", start, off - start, names[prev]);
+            start = off;
+        }
+        prev = kind;
+        off += n;
+    }
+    if (r == 0 && prev)
+        printf("%#-16" PRIx64 " %#-16" PRIx64 " %s\n", start, off - start, names[prev]);
+    blk_close(img);
+    if (r < 0) {
+        fprintf(stderr, "atoll-img: map failed: %s\n", strerror(-r));
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     enum blk_format f = BLK_FORMAT_AUTO;
@@ -450,6 +483,8 @@ int main(int argc, char **argv)
         return cmd_write(argc, argv, 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc, argv);
+    if (strcmp(cmd, "map") == 0)
+        return cmd_map(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {

@@ -425,6 +425,17 @@ int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len)
     return r;
 }
 
+int blk_map(struct blk_image *img, uint64_t offset, uint64_t len, int *kind,
+            uint64_t *run_len)
+{
+    pthread_rwlock_rdlock(&img->io_lock);
+    int r = (!range_ok(img, offset, len) || len == 0) ? -EINVAL
+                                                      : img->drv->map(img, offset, len, kind,
+                                                                      run_len);
+    pthread_rwlock_unlock(&img->io_lock);
+    return r;
+}
+
 static const uint8_t zero_chunk[65536];
 
 static int write_zero_bytes(struct blk_image *img, uint64_t off, uint64_t len)

@@ -28,6 +28,8 @@ struct blk_driver {
     int (*write)(struct blk_image *img, const void *buf, uint64_t off, size_t len);
     int (*flush)(struct blk_image *img);
     int (*discard)(struct blk_image *img, uint64_t off, uint64_t len);
+    /* First run of [off, off+len): kind (enum blk_map_kind) and length. */
+    int (*map)(struct blk_image *img, uint64_t off, uint64_t len, int *kind, uint64_t *n);
     /* Zeroes whole units of zero_granularity bytes without data writes, or -ENOTSUP. */
     int (*write_zeroes)(struct blk_image *img, uint64_t off, uint64_t len);
     int (*resize)(struct blk_image *img, uint64_t size, struct atoll_err *err);

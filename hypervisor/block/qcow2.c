@@ -455,6 +455,7 @@ const struct blk_driver blk_qcow2_driver = {
     .flush = qcow2_flush,
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,
+    .map = qcow2_cluster_map,
     .resize = qcow2_resize,
     .info = qcow2_info,
     .check = qcow2_check_op,

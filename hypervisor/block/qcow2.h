@@ -142,6 +142,9 @@ void qcow2_cluster_cache_drop(struct blk_image *img);
 int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t len);
 int qcow2_cluster_write(struct blk_image *img, const void *buf, uint64_t off, size_t len);
 int qcow2_cluster_discard(struct blk_image *img, uint64_t off, uint64_t len);
+/* blk_map for qcow2 (takes img->lock). */
+int qcow2_cluster_map(struct blk_image *img, uint64_t off, uint64_t len, int *kind,
+                      uint64_t *n);
 /*
  * 1 if any cluster of guest range [off, end) shows data: a host cluster in this image, or an
  * unallocated cluster over the backing chain's data (a bare zero flag shows none).

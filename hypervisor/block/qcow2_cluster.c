@@ -268,6 +268,29 @@ int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t le
     return 0;
 }
 
+int qcow2_cluster_map(struct blk_image *img, uint64_t off, uint64_t len, int *kind,
+                      uint64_t *n)
+{
+    int ty;
+    uint64_t host = 0, e = 0;
+    pthread_mutex_lock(&img->lock);
+    int r = map(img, off, len, &ty, &host, &e, n);
+    pthread_mutex_unlock(&img->lock);
+    if (r < 0)
+        return r;
+    if (ty == QC_NORMAL || ty == QC_COMPRESSED) {
+        *kind = BLK_MAP_DATA;
+    } else if (ty == QC_ZERO) {
+        *kind = BLK_MAP_ZERO;
+    } else {
+        uint64_t bsize = img->backing ? blk_get_size(img->backing) : 0;
+        *kind = off < bsize ? BLK_MAP_BACKING : BLK_MAP_ZERO;
+        if (off < bsize && *n > bsize - off)
+            *n = bsize - off;
+    }
+    return 0;
+}
+
 /* Makes sure guest cluster vcl has an L2 table; *l2off gets its offset. */
 static int l2_ensure(struct blk_image *img, uint64_t l1i, uint64_t *l2off)
 {

@@ -75,6 +75,27 @@ static int raw_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len)
     return 0;
 }
 
+static int raw_map(struct blk_image *img, uint64_t off, uint64_t len, int *kind, uint64_t *n)
+{
+    off_t data = lseek(img->fd, (off_t)off, SEEK_DATA);
+    if (data < 0 && errno != ENXIO) { /* no SEEK_DATA here: all data */
+        *kind = BLK_MAP_DATA;
+        *n = len;
+        return 0;
+    }
+    if (data < 0 || (uint64_t)data > off) { /* a hole up to data (or the end) */
+        uint64_t hole = data < 0 ? len : (uint64_t)data - off;
+        *kind = BLK_MAP_ZERO;
+        *n = hole < len ? hole : len;
+        return 0;
+    }
+    off_t hole = lseek(img->fd, (off_t)off, SEEK_HOLE);
+    uint64_t d = hole < 0 ? len : (uint64_t)hole - off;
+    *kind = BLK_MAP_DATA;
+    *n = d < len && d > 0 ? d : len;
+    return 0;
+}
+
 static int raw_resize(struct blk_image *img, uint64_t size, struct atoll_err *err)
 {
     if (size > (uint64_t)INT64_MAX) {
@@ -138,6 +159,7 @@ const struct blk_driver blk_raw_driver = {
     .flush = raw_flush,
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
+    .map = raw_map,
     .resize = raw_resize,
     .info = raw_info,
     .check = raw_check,

@@ -128,6 +128,20 @@ int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t le
 int blk_flush(struct blk_image *img);
 int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len);
 
+enum blk_map_kind {
+    BLK_MAP_DATA = 1,     /* stored in this image (qcow2: a data or compressed cluster) */
+    BLK_MAP_ZERO = 2,     /* reads as zeros without data (zero cluster, hole, past the chain) */
+    BLK_MAP_BACKING = 3,  /* not in this image: read from blk_get_backing() */
+};
+
+/*
+ * Allocation map (qemu-img map, sparse copies, backup): describes the run starting at offset:
+ * *kind and *run_len (1 .. len bytes; runs end at cluster boundaries that change kind).
+ * Hot path: 0 or -errno.
+ */
+int blk_map(struct blk_image *img, uint64_t offset, uint64_t len, int *kind,
+            uint64_t *run_len);
+
 /*
  * Makes [offset, offset+len) read as zeros (virtio-blk WRITE_ZEROES). Whole clusters become
  * zero clusters without data writes (qcow2 v3 zero flag, or unallocated without a backing

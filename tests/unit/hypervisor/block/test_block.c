@@ -131,6 +131,19 @@ static void our_chain(void)
     memset(ref + (2 << 20), 0, 1 << 20);
     uint8_t *got = img ? bt_read_image(img) : NULL;
     ok(got && memcmp(got, ref, tsize) == 0, "[our chain] top reads as expected");
+    int k1 = 0, k2 = 0, k3 = 0, k4 = 0;
+    uint64_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+    if (img) {
+        blk_map(img, 4096 * 7, 100, &k1, &n1);           /* written in top */
+        blk_map(img, 2 << 20, 1 << 20, &k2, &n2);        /* discarded: zero clusters */
+        blk_map(img, 4 << 20, 8192, &k3, &n3);           /* untouched: from mid */
+        blk_map(img, bsize + 16384, 4096, &k4, &n4);     /* past the backing file */
+    }
+    ok(k1 == BLK_MAP_DATA && n1 == 100 && k2 == BLK_MAP_ZERO && n2 == 1 << 20 &&
+       k3 == BLK_MAP_BACKING && n3 == 8192 && k4 == BLK_MAP_ZERO,
+       "[our chain] blk_map: data, zero, backing, zero past the backing file");
+    if (k4 != BLK_MAP_ZERO)
+        diag("map kinds %d %d %d %d", k1, k2, k3, k4);
     free(got);
     blk_close(img);
     if (!have_qemu) {
