@@ -354,6 +354,39 @@ static void test_disk(void)
     ok(!secret, "audit: no passwords");
 }
 
+static unsigned group_count(const char *originator)
+{
+    struct ts_session_info *v;
+    unsigned n, k = 0;
+    ts_session_list(&v, &n);
+    for (unsigned i = 0; i < n; i++) {
+        k += strcmp(v[i].originator, originator) == 0;
+        ts_session_info_fini(&v[i]);
+    }
+    free(v);
+    return k;
+}
+
+static void test_session_caps(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    char ref[ATOLL_REF_STRLEN + 1];
+    int good = 1;
+    for (int i = 0; i < 500; i++)
+        good &= ts_session_login_trusted("pa", "cap-test", ref, &err) == 0;
+    ok(good, "500 sessions for one user and originator");
+    is_int(group_count("cap-test"), 500, "all 500 live");
+    is_int(ts_session_login_trusted("pa", "cap-test", ref, &err), 0, "a 501st login works");
+    is_int(group_count("cap-test"), 500, "the least recently used one was evicted (cap 500)");
+    ok(ts_session_check(ref, NULL, &err) == 0, "the new session is valid");
+    ok(ts_session_login_trusted("nobody", "x", ref, &err) < 0 &&
+           err.code == ATOLL_E_SESSION_AUTHENTICATION_FAILED,
+       "trusted (local socket) login still needs an existing user");
+    atoll_err_clear(&err);
+    ok(ts_session_logout_user("pa") >= 500, "logout_user ends them all");
+    is_int(group_count("cap-test"), 0, "none left");
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/atoll-test-rpc-XXXXXX");
@@ -371,6 +404,7 @@ int main(void)
     test_registration();
     test_sessions_and_errors();
     test_rbac();
+    test_session_caps();
     ts_workq_stop(2000);
     ts_rpc_stop(1000);
     ts_session_fini();
