@@ -27,12 +27,14 @@ const char vmm_config_usage[] =
     "  --name NAME            VM name (default: atoll-vm)\n"
     "  --disk SPEC            virtio-blk disk, repeatable (up to 16): path=IMAGE[,format=raw|\n"
     "                         qcow2][,readonly=on][,serial=S][,poll=on][,poll_us=N]\n"
+    "  --net SPEC             virtio-net NIC on a TAP, repeatable (up to 8): fd=N|tap=NAME\n"
+    "                         [,mac=52:54:00:12:34:56][,link=up|down]\n"
     "  --config FILE          read key=value options (same names) from FILE\n"
     "  -h, --help             this text;  -V, --version  the version\n"
     "exit status: 0 poweroff, 1 startup failure, 2 usage error, 3 reboot, 4 triple fault,\n"
     "             5 guest panic, 6 destroyed, 7 internal error while running\n";
 
-enum opt_kind { OPT_STR, OPT_SIZE, OPT_UINT, OPT_FLAG, OPT_FILE, OPT_DISK };
+enum opt_kind { OPT_STR, OPT_SIZE, OPT_UINT, OPT_FLAG, OPT_FILE, OPT_DISK, OPT_NET };
 
 struct opt {
     const char *name;
@@ -53,6 +55,7 @@ static const struct opt opts[] = {
     {"uuid", OPT_STR, OFF(uuid)},
     {"name", OPT_STR, OFF(name)},
     {"disk", OPT_DISK, 0},
+    {"net", OPT_NET, 0}, /* virtio-net */
     {"config", OPT_FILE, 0},
     {"help", OPT_FLAG, OFF(show_help)},
     {"version", OPT_FLAG, OFF(show_version)},
@@ -77,6 +80,8 @@ void vmm_config_fini(struct vmm_config *cfg)
     free(cfg->name);
     for (unsigned i = 0; i < cfg->ndisks; i++)
         free(cfg->disks[i]);
+    for (unsigned i = 0; i < cfg->nnets; i++) /* virtio-net */
+        free(cfg->nets[i]);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -176,6 +181,14 @@ int vmm_config_set(struct vmm_config *cfg, const char *key, const char *value, c
             return -1;
         }
         cfg->disks[cfg->ndisks++] = atoll_strdup(value);
+        return 0;
+    case OPT_NET: /* virtio-net: repeatable; the spec is checked when the NIC is added */
+        if (cfg->nnets >= ATOLL_ARRAY_SIZE(cfg->nets)) {
+            snprintf(errbuf, errlen, "option 'net': at most %zu NICs",
+                     ATOLL_ARRAY_SIZE(cfg->nets));
+            return -1;
+        }
+        cfg->nets[cfg->nnets++] = atoll_strdup(value);
         return 0;
     case OPT_FLAG:
         break;

@@ -26,6 +26,8 @@ struct vmm_config {
     char *name;            /* default: "atoll-vm" */
     char *disks[16];       /* virtio: --disk specs in order (hypervisor/virtio/blk.h) */
     unsigned ndisks;
+    char *nets[8];         /* virtio-net: --net specs in order (hypervisor/virtio/net.h) */
+    unsigned nnets;
     int show_help, show_version;
 };
 

@@ -109,7 +109,7 @@ static void cmd_version(struct vmm_control *c, char *arg, char *out, size_t outl
 static void cmd_help(struct vmm_control *c, char *arg, char *out, size_t outlen)
 {
     snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit,"
-             "disks,disk,disk-stats,disk-poll "
+             "disks,disk,disk-stats,disk-poll,nics,nic,nic-stats,nic-link "
              "queries=vcpus,memory,state,exit-reason,regs");
 }
 
@@ -214,6 +214,24 @@ static void cmd_disk_poll(struct vmm_control *c, char *arg, char *out, size_t ou
     vdevs_control(c->vm->vdevs, "disk-poll", arg, out, outlen);
 }
 
+/* virtio-net: NIC commands, also answered by vdevs_control (hypervisor/virtio/net.h) */
+static void cmd_nics(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "nics", arg, out, outlen);
+}
+static void cmd_nic(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "nic", arg, out, outlen);
+}
+static void cmd_nic_stats(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "nic-stats", arg, out, outlen);
+}
+static void cmd_nic_link(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "nic-link", arg, out, outlen);
+}
+
 static const struct {
     const char *name;
     cmd_fn fn;
@@ -224,6 +242,8 @@ static const struct {
     {"help", cmd_help, 0},
     {"disks", cmd_disks, 0},     {"disk", cmd_disk, 1},       /* virtio */
     {"disk-stats", cmd_disk_stats, 1}, {"disk-poll", cmd_disk_poll, 1},
+    {"nics", cmd_nics, 0},       {"nic", cmd_nic, 1},         /* virtio-net */
+    {"nic-stats", cmd_nic_stats, 1}, {"nic-link", cmd_nic_link, 1},
 };
 
 void vmm_control_execute(struct vmm_control *c, const char *line, char *out, size_t outlen)

@@ -172,6 +172,9 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
     for (unsigned i = 0; i < cfg->ndisks; i++)
         if (vdevs_add_disk(vm->vdevs, cfg->disks[i], errbuf, errlen) < 0)
             return -1;
+    for (unsigned i = 0; i < cfg->nnets; i++) /* virtio-net: one NIC per --net */
+        if (vdevs_add_nic(vm->vdevs, cfg->nets[i], errbuf, errlen) < 0)
+            return -1;
 
     vmm_uart_init(&vm->uart, uart_out, uart_irq, vm);
     m->uart_ready = 1;

@@ -19,6 +19,7 @@
 #include "atoll/log.h"
 #include "atoll/util.h"
 #include "blk.h"
+#include "net.h" /* virtio-net */
 #include "pci.h"
 
 #define VDEVS_IRQCHIP_GSIS 24  /* IOAPIC pins; PIC on 0..15 */
@@ -36,6 +37,8 @@ struct vdevs {
     uint32_t msi_data[VDEVS_MAX_MSI];
     unsigned ndisks;
     struct vdev_blk *disks[VDEVS_MAX_DISKS];
+    unsigned nnics; /* virtio-net */
+    struct vdev_net *nics[VDEVS_MAX_NICS];
 };
 
 /* Rebuilds and installs the whole routing table (KVM replaces it). gsi_lock held. */
@@ -202,6 +205,8 @@ void vdevs_free(struct vdevs *v)
         return;
     for (unsigned i = 0; i < v->ndisks; i++)
         vdev_blk_free(v->disks[i]);
+    for (unsigned i = 0; i < v->nnics; i++) /* virtio-net */
+        vdev_net_free(v->nics[i]);
     pci_bus_free(v->bus);
     pthread_mutex_destroy(&v->gsi_lock);
     free(v);
@@ -235,6 +240,42 @@ int vdevs_add_disk(struct vdevs *v, const char *spec, char *errbuf, size_t errle
     v->disks[v->ndisks++] = b;
     log_info("disk %u at PCI 00:%02x.0", v->ndisks - 1, (unsigned)slot);
     return 0;
+}
+
+/* virtio-net: one NIC per --net option (net.h) */
+int vdevs_add_nic(struct vdevs *v, const char *spec, char *errbuf, size_t errlen)
+{
+    struct vdev_net_opts o;
+    char sub[256];
+    if (v->nnics >= VDEVS_MAX_NICS) {
+        snprintf(errbuf, errlen, "net '%s': at most %d NICs per VM", spec, VDEVS_MAX_NICS);
+        return -1;
+    }
+    if (vdev_net_parse(spec, &o, sub, sizeof(sub)) < 0) {
+        snprintf(errbuf, errlen, "--net %s: %s", spec, sub);
+        return -1;
+    }
+    struct vdev_net *n = vdev_net_new(&o, &v->gm, sub, sizeof(sub));
+    if (!n) {
+        snprintf(errbuf, errlen, "--net %s: %s", spec, sub);
+        return -1;
+    }
+    unsigned k = v->ndisks + v->nnics;
+    uint32_t gsi = v->vm_fd >= 0 ? intx_gsis[k % ATOLL_ARRAY_SIZE(intx_gsis)] : PCI_NO_GSI;
+    int slot = pci_bus_add(v->bus, vdev_net_pci(n), gsi);
+    if (slot < 0) {
+        snprintf(errbuf, errlen, "--net %s: no room on the PCI bus (slots or MMIO window)", spec);
+        vdev_net_free(n);
+        return -1;
+    }
+    v->nics[v->nnics++] = n;
+    log_info("nic %u at PCI 00:%02x.0", v->nnics - 1, (unsigned)slot);
+    return 0;
+}
+
+struct vdev_net *vdevs_get_nic(struct vdevs *v, unsigned i)
+{
+    return i < v->nnics ? v->nics[i] : NULL;
 }
 
 struct vdev_blk *vdevs_get_disk(struct vdevs *v, unsigned i)
@@ -313,6 +354,8 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
     const char *rest;
     unsigned i;
     struct vdev_blk *b;
+    if (!strncmp(cmd, "nic", 3)) /* virtio-net: nics, nic, nic-stats, nic-link (net.h) */
+        return vdev_net_control(v ? v->nics : NULL, v ? v->nnics : 0, cmd, arg, out, outlen);
     if (!strcmp(cmd, "disks")) {
         snprintf(out, outlen, "OK");
         kvn(out, outlen, "count", v ? v->ndisks : 0);

@@ -19,9 +19,11 @@
 #define VDEVS_MMIO_BASE 0xE0000000ULL
 #define VDEVS_MMIO_SIZE 0x10000000ULL
 #define VDEVS_MAX_DISKS 16
+#define VDEVS_MAX_NICS 8 /* virtio-net */
 
 struct vdevs;
 struct vdev_blk;
+struct vdev_net;
 
 /*
  * Creates the bus for the VM behind vm_fd (which must have an in-kernel irqchip).
@@ -42,6 +44,14 @@ int vdevs_add_disk(struct vdevs *v, const char *spec, char *errbuf, size_t errle
 /* Disk i (0-based, in the order added) or NULL. */
 struct vdev_blk *vdevs_get_disk(struct vdevs *v, unsigned i);
 unsigned vdevs_disk_count(const struct vdevs *v);
+
+/*
+ * virtio-net: adds a NIC from a --net option ("fd=N|tap=NAME[,mac=M][,link=up|down]", see
+ * net.h). 0, or -1 with a one-line message. NIC i (0-based, in the order added) or NULL.
+ * Control commands nics, nic N, nic-stats N, nic-link N up|down go through vdevs_control.
+ */
+int vdevs_add_nic(struct vdevs *v, const char *spec, char *errbuf, size_t errlen);
+struct vdev_net *vdevs_get_nic(struct vdevs *v, unsigned i);
 
 /*
  * Control-socket commands for the devices; the VMM's control.c forwards them here:

@@ -17,6 +17,7 @@
 #include "smp.h"
 #include "timer.h"
 #include "vblk.h" /* virtio: the blk command (vblk.c) */
+#include "netstack.h" /* virtio-net: net, ping, netsend, netrecv (netstack.c) */
 
 #define MIB (1024ULL * 1024)
 #define DIRTY_CHUNK_PAGES 256 /* 1 MiB between looks at the console */
@@ -249,6 +250,13 @@ static const struct shell_cmd commands[] = {
     { "triplefault", "triplefault", "load an empty IDT and fault", 0, 0, cmd_triplefault },
     { "blk", "blk [list|write|verify|flush|discard|bench|bad|reset] ...",
       "virtio-blk disks (vblk.h lists the forms and outputs)", 0, 7, vblk_cmd }, /* virtio */
+    { "net", "net [list|ip|stats|bad|reset] ...", "virtio-net NICs (netstack.h lists the forms)",
+      0, 3, net_cmd }, /* virtio-net */
+    { "ping", "ping A.B.C.D [COUNT]", "ICMP echo: ping to=A sent=N received=M", 1, 2, ping_cmd },
+    { "netsend", "netsend A.B.C.D PORT MB", "send MB MiB of UDP to A:PORT, print the rate", 3, 3,
+      netsend_cmd },
+    { "netrecv", "netrecv PORT MS", "count UDP to PORT for up to MS ms, print the rate", 2, 2,
+      netrecv_cmd },
 };
 
 static void cmd_help(struct guest *g, struct cmd_args *a)
@@ -322,6 +330,7 @@ void shell_run(struct guest *g, int polled)
             }
             continue;
         }
+        net_service(); /* virtio-net: answer ARP and pings, report link changes */
         cpu_idle();
     }
 }
