@@ -58,12 +58,29 @@ summarize() {
     [ "$fail" -eq 0 ]
 }
 
+# Xen Orchestra's xen-api connector, from the npm registry, as an independent XenAPI client
+# for the integration tests. Kept out of the tree's sources (tests/.npm is ignored by git).
+install_test_clients() {
+    local dir="$TOP/tests/.npm/xen-api"
+    if ! command -v npm >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || return 0
+    fi
+    if [ ! -f "$dir/node_modules/xen-api/package.json" ]; then
+        mkdir -p "$dir"
+        (cd "$dir" && npm install --silent --no-audit --no-fund xen-api@4.7.6 >/dev/null 2>&1) ||
+            echo "atoll-setup: could not install xen-api from npm; its test will be skipped" >&2
+    fi
+    [ -f "$dir/node_modules/xen-api/package.json" ] && export ATOLL_XEN_API_DIR="$dir"
+    return 0
+}
+
 install_deps
 [ "$MODE" = deps ] && exit 0
 build
 case "$MODE" in
 build) ;;
 test)
+    install_test_clients
     stamp=$(mktemp)
     status=0
     make -k check || status=$?
