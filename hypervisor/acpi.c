@@ -8,6 +8,9 @@
 
 #include <string.h>
 
+#include "dsdt.h"  /* issue 3: DSDT AML (processors, GPE, _S5) */
+#include "pm.h"    /* issue 3: GPE0 block */
+
 #define HDR_LEN 36
 
 uint8_t vmm_acpi_sum(const uint8_t *p, size_t len)
@@ -55,20 +58,15 @@ static size_t align(size_t v, size_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
-/* DSDT AML: Name(_S5, Package(){5, 5, 0, 0}) */
-static const uint8_t dsdt_aml[] = {
-    0x08, '_', 'S', '5', '_',           /* NameOp "_S5_" */
-    0x12, 0x08, 0x04,                   /* PackageOp, PkgLength 8, 4 elements */
-    0x0A, VMM_ACPI_S5_TYP, 0x0A, VMM_ACPI_S5_TYP, 0x00, 0x00,
-};
-
 size_t vmm_acpi_build(const struct vmm_acpi_params *p, uint8_t *buf, size_t cap,
                       struct vmm_acpi_layout *lo)
 {
     struct vmm_acpi_layout l = {0};
     unsigned n = p->nr_vcpus;
-    size_t fadt_len = 276, madt_len = HDR_LEN + 8 + 8 * n + 12 + 10 + 10 + 6;
-    size_t dsdt_len = HDR_LEN + sizeof(dsdt_aml), facs_len = 64;
+    /* issue 3: the MADT lists every possible vCPU; those not plugged are online-capable */
+    unsigned max = p->max_vcpus > n ? p->max_vcpus : n;
+    size_t fadt_len = 276, madt_len = HDR_LEN + 8 + 8 * max + 12 + 10 + 10 + 6;
+    size_t facs_len = 64;
 
     l.rsdp = 0;
     l.xsdt = align(l.rsdp + 36, 64);
@@ -76,11 +74,17 @@ size_t vmm_acpi_build(const struct vmm_acpi_params *p, uint8_t *buf, size_t cap,
     l.facs = align(l.rsdt + HDR_LEN + 2 * 4, 64);
     l.fadt = align(l.facs + facs_len, 64);
     l.dsdt = align(l.fadt + fadt_len, 64);
+    if (l.dsdt + HDR_LEN >= cap)
+        return 0;
+    memset(buf, 0, cap);
+    size_t aml_len = vmm_dsdt_build_aml(max, buf + l.dsdt + HDR_LEN, cap - l.dsdt - HDR_LEN);
+    if (!aml_len)
+        return 0;
+    size_t dsdt_len = HDR_LEN + aml_len;
     l.madt = align(l.dsdt + dsdt_len, 64);
     l.total = l.madt + madt_len;
     if (l.total > cap)
         return 0;
-    memset(buf, 0, l.total);
     uint64_t b = p->base;
 
     /* FACS: no checksum, 64-byte aligned */
@@ -91,8 +95,7 @@ size_t vmm_acpi_build(const struct vmm_acpi_params *p, uint8_t *buf, size_t cap,
 
     /* DSDT */
     uint8_t *dsdt = buf + l.dsdt;
-    header(dsdt, "DSDT", dsdt_len, 2);
-    memcpy(dsdt + HDR_LEN, dsdt_aml, sizeof(dsdt_aml));
+    header(dsdt, "DSDT", (uint32_t)dsdt_len, 2);
     finish(dsdt, dsdt_len);
 
     /* FADT (revision 6) */
@@ -105,13 +108,16 @@ size_t vmm_acpi_build(const struct vmm_acpi_params *p, uint8_t *buf, size_t cap,
     /* SMI_CMD 0: no SMM, the machine is always in ACPI mode (SCI_EN reads 1) */
     put32(f + 56, VMM_ACPI_PM1A_EVT);                /* PM1a_EVT_BLK */
     put32(f + 64, VMM_ACPI_PM1A_CNT);                /* PM1a_CNT_BLK */
+    put32(f + 80, VMM_ACPI_GPE0_BLK);                /* issue 3: GPE0_BLK */
     f[88] = 4;                                       /* PM1_EVT_LEN */
     f[89] = 2;                                       /* PM1_CNT_LEN */
+    f[92] = VMM_ACPI_GPE0_LEN;                       /* GPE0_BLK_LEN */
     put16(f + 96, 101);                              /* P_LVL2_LAT > 100: no C2 */
     put16(f + 98, 1001);                             /* P_LVL3_LAT > 1000: no C3 */
     put16(f + 109, (1u << 2) | (1u << 4) | (1u << 5)); /* no VGA, no ASPM, no CMOS RTC */
-    put32(f + 112, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5) | (1u << 10));
-    /* WBINVD, PROC_C1, PWR_BUTTON (none yet), SLP_BUTTON (none), RESET_REG_SUP */
+    put32(f + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 10));
+    /* WBINVD, PROC_C1, SLP_BUTTON (none), RESET_REG_SUP; PWR_BUTTON (bit 4) clear:
+     * the fixed power button is present (issue 3, pm.c) */
     gas_io(f + 116, 8, 1, VMM_ACPI_RESET_PORT);      /* RESET_REG */
     f[128] = VMM_ACPI_RESET_VAL;                     /* RESET_VALUE */
     f[131] = 0;                                      /* FADT minor version */
@@ -119,6 +125,7 @@ size_t vmm_acpi_build(const struct vmm_acpi_params *p, uint8_t *buf, size_t cap,
     put64(f + 140, b + l.dsdt);                      /* X_DSDT */
     gas_io(f + 148, 32, 2, VMM_ACPI_PM1A_EVT);       /* X_PM1a_EVT_BLK */
     gas_io(f + 172, 16, 2, VMM_ACPI_PM1A_CNT);       /* X_PM1a_CNT_BLK */
+    gas_io(f + 220, 8 * VMM_ACPI_GPE0_LEN, 1, VMM_ACPI_GPE0_BLK); /* X_GPE0_BLK */
     memcpy(f + 268, "ATOLLVMM", 8);                  /* hypervisor vendor identity */
     finish(f, fadt_len);
 
@@ -128,12 +135,12 @@ size_t vmm_acpi_build(const struct vmm_acpi_params *p, uint8_t *buf, size_t cap,
     put32(m + 36, 0xFEE00000u);                      /* local APIC address */
     put32(m + 40, 1);                                /* PCAT_COMPAT: 8259s present */
     uint8_t *e = m + 44;
-    for (unsigned i = 0; i < n; i++, e += 8) {
+    for (unsigned i = 0; i < max; i++, e += 8) {
         e[0] = 0;                                    /* processor local APIC */
         e[1] = 8;
         e[2] = (uint8_t)i;                           /* ACPI processor uid */
         e[3] = (uint8_t)i;                           /* APIC id */
-        put32(e + 4, 1);                             /* enabled */
+        put32(e + 4, i < n ? 1 : 2);                 /* enabled, or online-capable */
     }
     e[0] = 1; e[1] = 12; e[2] = 0; e[3] = 0;         /* IOAPIC id 0 */
     put32(e + 4, 0xFEC00000u);

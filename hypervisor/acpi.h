@@ -22,6 +22,7 @@
 
 struct vmm_acpi_params {
     unsigned nr_vcpus;
+    unsigned max_vcpus;   /* issue 3: possible vCPUs (hotplug); 0 or <= nr_vcpus: none */
     uint64_t base;        /* guest-physical address where buf will be copied (RSDP first) */
 };
 

@@ -12,6 +12,7 @@
 
 #include "atoll/util.h"
 #include "atoll/uuid.h"
+#include "affinity.h" /* issue 3: --vcpu-affinity, --cgroup */
 
 const char vmm_config_usage[] =
     "usage: atoll-vmm --kernel PATH [options]\n"
@@ -20,6 +21,11 @@ const char vmm_config_usage[] =
     "  --cmdline TEXT         kernel command line (at most 4095 bytes)\n"
     "  --memory SIZE          guest RAM: 64M, 2G, 512K or MiB by default (default 128M)\n"
     "  --vcpus N              virtual CPUs, 1..254 (default 1)\n"
+    "  --max-vcpus N          vCPUs the guest may be given by hot-add, vcpus..254\n"
+    "                         (default: vcpus)\n"
+    "  --vcpu-affinity SPEC   pin vCPU threads: VCPU:CPULIST[,VCPU:CPULIST]... e.g.\n"
+    "                         0:0-1,1:1 (host CPU lists as in taskset -c)\n"
+    "  --cgroup DIR           move the VMM (all its threads) into this cgroup v2 directory\n"
     "  --console-log FILE     append all console output to FILE\n"
     "  --console-socket PATH  UNIX socket for the console (recent output replayed)\n"
     "  --control-socket PATH  UNIX socket for the control protocol (hypervisor/README.md)\n"
@@ -49,6 +55,9 @@ static const struct opt opts[] = {
     {"cmdline", OPT_STR, OFF(cmdline)},
     {"memory", OPT_SIZE, OFF(memory)},
     {"vcpus", OPT_UINT, OFF(vcpus)},
+    {"max-vcpus", OPT_UINT, OFF(max_vcpus)},          /* issue 3 */
+    {"vcpu-affinity", OPT_STR, OFF(vcpu_affinity)},   /* issue 3 */
+    {"cgroup", OPT_STR, OFF(cgroup)},                 /* issue 3 */
     {"console-log", OPT_STR, OFF(console_log)},
     {"console-socket", OPT_STR, OFF(console_socket)},
     {"control-socket", OPT_STR, OFF(control_socket)},
@@ -78,6 +87,8 @@ void vmm_config_fini(struct vmm_config *cfg)
     free(cfg->control_socket);
     free(cfg->uuid);
     free(cfg->name);
+    free(cfg->vcpu_affinity);
+    free(cfg->cgroup);
     for (unsigned i = 0; i < cfg->ndisks; i++)
         free(cfg->disks[i]);
     for (unsigned i = 0; i < cfg->nnets; i++) /* virtio-net */
@@ -294,6 +305,23 @@ int vmm_config_check(const struct vmm_config *cfg, char *errbuf, size_t errlen)
                  VMM_VCPUS_MAX);
         return -1;
     }
+    /* issue 3: hotplug limit, pinning spec, cgroup path */
+    if (cfg->max_vcpus && (cfg->max_vcpus < cfg->vcpus || cfg->max_vcpus > VMM_VCPUS_MAX)) {
+        snprintf(errbuf, errlen, "max-vcpus %u is out of range: expected vcpus (%u) to %u",
+                 cfg->max_vcpus, cfg->vcpus, VMM_VCPUS_MAX);
+        return -1;
+    }
+    if (cfg->vcpu_affinity) {
+        unsigned slots = cfg->max_vcpus ? cfg->max_vcpus : cfg->vcpus;
+        cpu_set_t *sets = atoll_calloc(slots, sizeof(*sets));
+        uint8_t have[VMM_VCPUS_MAX];
+        int r = vmm_affinity_parse_spec(cfg->vcpu_affinity, slots, sets, have, errbuf, errlen);
+        free(sets);
+        if (r < 0)
+            return -1;
+    }
+    if (cfg->cgroup && vmm_cgroup_check_path(cfg->cgroup, errbuf, errlen) < 0)
+        return -1;
     if (cfg->memory < 4 * 1024 * 1024ULL || cfg->memory % 4096) {
         snprintf(errbuf, errlen, "memory %llu bytes is invalid: expected a multiple of 4 KiB, "
                  "at least 4M", (unsigned long long)cfg->memory);

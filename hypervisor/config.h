@@ -19,6 +19,9 @@ struct vmm_config {
     char *cmdline;         /* kernel command line, optional */
     uint64_t memory;       /* bytes; default 128 MiB */
     unsigned vcpus;        /* default 1 */
+    unsigned max_vcpus;    /* issue 3: hot-add up to this many (default: vcpus) */
+    char *vcpu_affinity;   /* issue 3: "VCPU:CPULIST[,...]" (affinity.h) */
+    char *cgroup;          /* issue 3: cgroup v2 directory the process joins */
     char *console_log;     /* file that receives all console output */
     char *console_socket;  /* UNIX socket: replay of recent output, then live I/O */
     char *control_socket;  /* UNIX socket: control protocol (README.md) */

@@ -19,6 +19,7 @@
 #include "sock.h"
 #include "vcpu.h"
 #include "virtio/vdevs.h" /* virtio: disk commands */
+#include "hotplug.h"      /* issue 3: power button, vCPU hotplug, pinning */
 
 void vmm_control_kv(char *out, size_t outlen, const char *key, const char *value)
 {
@@ -109,6 +110,7 @@ static void cmd_version(struct vmm_control *c, char *arg, char *out, size_t outl
 static void cmd_help(struct vmm_control *c, char *arg, char *out, size_t outlen)
 {
     snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit,"
+             "shutdown,reboot,cpu-add,cpu-remove,vcpus,pin," /* issue 3 */
              "disks,disk,disk-stats,disk-poll,nics,nic,nic-stats,nic-link "
              "queries=vcpus,memory,state,exit-reason,regs");
 }
@@ -170,6 +172,7 @@ static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen
                                   (int)__atomic_load_n(&vm->vcpus[i].tid, __ATOMIC_ACQUIRE));
         kvu(out, outlen, "count", vm->nr_vcpus);
         vmm_control_kv(out, outlen, "tids", tids);
+        vmm_hotplug_query_vcpus(vm, out, outlen); /* issue 3: max online present affinity */
     } else if (strcmp(arg, "memory") == 0) {
         kvu(out, outlen, "bytes", vm->mem.size);
         kvu(out, outlen, "below_4g", vm->mem.low_size);
@@ -232,6 +235,32 @@ static void cmd_nic_link(struct vmm_control *c, char *arg, char *out, size_t out
     vdevs_control(c->vm->vdevs, "nic-link", arg, out, outlen);
 }
 
+/* issue 3: answered by hypervisor/hotplug.c */
+static void cmd_shutdown(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vmm_hotplug_control(c->vm, "shutdown", arg, out, outlen);
+}
+static void cmd_reboot(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vmm_hotplug_control(c->vm, "reboot", arg, out, outlen);
+}
+static void cmd_cpu_add(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vmm_hotplug_control(c->vm, "cpu-add", arg, out, outlen);
+}
+static void cmd_cpu_remove(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vmm_hotplug_control(c->vm, "cpu-remove", arg, out, outlen);
+}
+static void cmd_vcpus(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vmm_hotplug_control(c->vm, "vcpus", arg, out, outlen);
+}
+static void cmd_pin(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vmm_hotplug_control(c->vm, "pin", arg, out, outlen);
+}
+
 static const struct {
     const char *name;
     cmd_fn fn;
@@ -242,6 +271,9 @@ static const struct {
     {"help", cmd_help, 0},
     {"disks", cmd_disks, 0},     {"disk", cmd_disk, 1},       /* virtio */
     {"disk-stats", cmd_disk_stats, 1}, {"disk-poll", cmd_disk_poll, 1},
+    {"shutdown", cmd_shutdown, 0}, {"reboot", cmd_reboot, 0},   /* issue 3 */
+    {"cpu-add", cmd_cpu_add, 1}, {"cpu-remove", cmd_cpu_remove, 1},
+    {"vcpus", cmd_vcpus, 1}, {"pin", cmd_pin, 1},
     {"nics", cmd_nics, 0},       {"nic", cmd_nic, 1},         /* virtio-net */
     {"nic-stats", cmd_nic_stats, 1}, {"nic-link", cmd_nic_link, 1},
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "acpi.h"
+#include "hotplug.h" /* issue 3: PM1 event, GPE0, CPU hotplug blocks */
 #include "atoll/log.h"
 
 static uint32_t get(const uint8_t *d, unsigned size)
@@ -28,6 +29,8 @@ void vmm_ioport_access(struct vmm_vm *vm, uint16_t port, int is_write, unsigned 
 {
     if (size != 1 && size != 2 && size != 4)
         return;
+    if (vmm_hotplug_pio(vm, port, is_write, size, data)) /* issue 3 */
+        return;
     if (port >= VMM_UART_COM1_BASE && port < VMM_UART_COM1_BASE + 8) {
         /* byte registers; wider accesses touch consecutive registers */
         for (unsigned i = 0; i < size && port + i < VMM_UART_COM1_BASE + 8; i++) {
@@ -40,21 +43,6 @@ void vmm_ioport_access(struct vmm_vm *vm, uint16_t port, int is_write, unsigned 
         return;
     }
     switch (port) {
-    case VMM_ACPI_PM1A_EVT:     /* PM1a_STS, write-1-to-clear */
-        if (is_write) {
-            vm->pm1_sts &= (uint16_t)~get(data, size < 2 ? size : 2);
-            if (size == 4)
-                vm->pm1_en = (uint16_t)(get(data, 4) >> 16);
-        } else {
-            put(data, size, vm->pm1_sts | (size == 4 ? (uint32_t)vm->pm1_en << 16 : 0));
-        }
-        return;
-    case VMM_ACPI_PM1A_EVT + 2: /* PM1a_EN */
-        if (is_write)
-            vm->pm1_en = (uint16_t)get(data, size < 2 ? size : 2);
-        else
-            put(data, size, vm->pm1_en);
-        return;
     case VMM_ACPI_PM1A_CNT: {
         if (!is_write) {
             put(data, size, 1);  /* SCI_EN: always in ACPI mode */
@@ -62,8 +50,13 @@ void vmm_ioport_access(struct vmm_vm *vm, uint16_t port, int is_write, unsigned 
         }
         uint32_t v = get(data, size);
         unsigned typ = (v >> 10) & 7;
-        if ((v & (1u << 13)) && typ == VMM_ACPI_S5_TYP)
-            vmm_vm_request_stop(vm, VMM_EXIT_POWEROFF, "guest powered off (ACPI S5, port 0x604)");
+        if ((v & (1u << 13)) && typ == VMM_ACPI_S5_TYP) {
+            /* issue 3: after the 'reboot' command's power button, S5 means reboot */
+            int st = vmm_hotplug_s5_status(vm);
+            vmm_vm_request_stop(vm, st, st == VMM_EXIT_REBOOT
+                                ? "guest powered off after a reboot request (ACPI S5, port 0x604)"
+                                : "guest powered off (ACPI S5, port 0x604)");
+        }
         else if (v & (1u << 13))
             log_debug("guest asked for sleep state SLP_TYP=%u: unsupported, ignored", typ);
         return;

@@ -127,9 +127,9 @@ int vmm_kvm_create_vm(struct vmm_vm *vm, const char *dev, char *errbuf, size_t e
     vm->run_size = (size_t)rs;
 
     unsigned maxv = vmm_kvm_max_vcpus(vm->kvm_fd);
-    if (vm->nr_vcpus > maxv) {
+    if (vm->nr_vcpus > maxv || vm->max_vcpus > maxv) { /* issue 3: hot-add limit too */
         snprintf(errbuf, errlen, "vcpus %u is more than KVM allows on this host (%u)",
-                 vm->nr_vcpus, maxv);
+                 vm->max_vcpus > vm->nr_vcpus ? vm->max_vcpus : vm->nr_vcpus, maxv);
         return -1;
     }
 

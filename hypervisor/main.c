@@ -29,6 +29,8 @@
 #include "boot.h"
 #include "config.h"
 #include "control.h"
+#include "affinity.h" /* issue 3: --cgroup */
+#include "hotplug.h"  /* issue 3: power button, vCPU hotplug, pinning */
 #include "kvm.h"
 #include "vcpu.h"
 #include "virtio/vdevs.h" /* virtio: PCI bus and devices */
@@ -138,8 +140,11 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
         return -1;
     vmm_kvm_map_ram_start(&m->ram_job, vm);   /* joined below, or in teardown on errors */
 
+    if (vmm_hotplug_init(vm, cfg->vcpu_affinity, errbuf, errlen) < 0) /* issue 3 */
+        return -1;
     static uint8_t acpi[64 * 1024];
-    struct vmm_acpi_params ap = {.nr_vcpus = vm->nr_vcpus, .base = VMM_ACPI_BASE};
+    struct vmm_acpi_params ap = {.nr_vcpus = vm->nr_vcpus, .max_vcpus = vm->max_vcpus,
+                                 .base = VMM_ACPI_BASE};
     size_t alen = vmm_acpi_build(&ap, acpi, sizeof(acpi), NULL);
     if (!alen || VMM_ACPI_BASE + alen > VMM_ACPI_LIMIT ||
         vmm_mem_write(&vm->mem, VMM_ACPI_BASE, acpi, alen) < 0) {
@@ -221,6 +226,7 @@ static void teardown(struct machine *m, int status, const char *reason)
     if (vm->kvm_fd >= 0)
         close(vm->kvm_fd);
     vmm_mem_fini(&vm->mem);
+    vmm_hotplug_fini(vm); /* issue 3 */
     free(vm->cpuid);
     free(m->image);
     free(m->initrd);
@@ -352,6 +358,7 @@ int main(int argc, char **argv)
     m.sig_fd = -1;
     vm->start_ns = t0;
     vm->nr_vcpus = cfg.vcpus;
+    vm->max_vcpus = cfg.max_vcpus ? cfg.max_vcpus : cfg.vcpus; /* issue 3 */
     vm->name = cfg.name ? cfg.name : "atoll-vm";
     if (cfg.uuid)
         snprintf(vm->uuid, sizeof(vm->uuid), "%s", cfg.uuid);
@@ -368,6 +375,12 @@ int main(int argc, char **argv)
         kvm_dev = "/dev/kvm";
     int status;
     char reason[200];
+    /* issue 3: join the caller's cgroup before any thread exists (they all inherit it) */
+    if (cfg.cgroup && vmm_cgroup_join(cfg.cgroup, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "atoll-vmm: %s\n", errbuf);
+        vmm_config_fini(&cfg);
+        return VMM_EXIT_STARTUP;
+    }
     if (build(&m, &cfg, kvm_dev, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "atoll-vmm: %s\n", errbuf);
         teardown(&m, VMM_EXIT_STARTUP, errbuf);

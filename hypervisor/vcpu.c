@@ -22,6 +22,7 @@
 #include "atoll/log.h"
 #include "atoll/util.h"
 #include "cpuid.h"
+#include "hotplug.h" /* issue 3 */
 #include "ioport.h"
 
 #define MSR_IA32_TSC          0x10
@@ -39,7 +40,9 @@
 static int setup_cpuid(struct vmm_vm *vm, struct vmm_vcpu *v, char *errbuf, size_t errlen)
 {
     struct vmm_cpuid_params p = {
-        .vcpu_index = v->index, .nr_vcpus = vm->nr_vcpus, .tsc_khz = vm->tsc_khz,
+        .vcpu_index = v->index, .tsc_khz = vm->tsc_khz,
+        /* issue 3: the package has every possible vCPU (hot-added ones too) */
+        .nr_vcpus = vm->max_vcpus > vm->nr_vcpus ? vm->max_vcpus : vm->nr_vcpus,
         .tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0,
     };
     int cap = VMM_CPUID_MAX_ENTRIES + 4;
@@ -151,34 +154,44 @@ static int setup_boot_regs(struct vmm_vm *vm, struct vmm_vcpu *v, char *errbuf, 
     return 0;
 }
 
+/* issue 3: one vCPU, at boot or at hot-add (vm->vcpus has vm->max_vcpus slots) */
+int vmm_vcpu_create_one(struct vmm_vm *vm, unsigned i, char *errbuf, size_t errlen)
+{
+    struct vmm_vcpu *v = &vm->vcpus[i];
+    v->vm = vm;
+    v->index = i;
+    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+    if (v->fd < 0) {
+        snprintf(errbuf, errlen, "KVM_CREATE_VCPU %u failed: %s", i, strerror(errno));
+        return -1;
+    }
+    void *run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (run == MAP_FAILED) {
+        snprintf(errbuf, errlen, "cannot map kvm_run of vCPU %u: %s", i, strerror(errno));
+        return -1;
+    }
+    v->run = run;
+    if (setup_cpuid(vm, v, errbuf, errlen) < 0)
+        return -1;
+    setup_msrs(v);
+    if (setup_lapic(v) < 0)
+        log_debug("vCPU %u: LAPIC LINT set-up failed: %s", i, strerror(errno));
+    return 0;
+}
+
 int vmm_vcpu_create_all(struct vmm_vm *vm, char *errbuf, size_t errlen)
 {
-    vm->vcpus = atoll_calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+    unsigned slots = vm->max_vcpus > vm->nr_vcpus ? vm->max_vcpus : vm->nr_vcpus;
+    vm->vcpus = atoll_calloc(slots, sizeof(*vm->vcpus));
+    for (unsigned i = 0; i < slots; i++) {
         struct vmm_vcpu *v = &vm->vcpus[i];
         v->vm = vm;
         v->index = i;
         v->fd = -1;
     }
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        struct vmm_vcpu *v = &vm->vcpus[i];
-        v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
-        if (v->fd < 0) {
-            snprintf(errbuf, errlen, "KVM_CREATE_VCPU %u failed: %s", i, strerror(errno));
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        if (vmm_vcpu_create_one(vm, i, errbuf, errlen) < 0)
             return -1;
-        }
-        void *run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-        if (run == MAP_FAILED) {
-            snprintf(errbuf, errlen, "cannot map kvm_run of vCPU %u: %s", i, strerror(errno));
-            return -1;
-        }
-        v->run = run;
-        if (setup_cpuid(vm, v, errbuf, errlen) < 0)
-            return -1;
-        setup_msrs(v);
-        if (setup_lapic(v) < 0)
-            log_debug("vCPU %u: LAPIC LINT set-up failed: %s", i, strerror(errno));
-    }
     return setup_boot_regs(vm, &vm->vcpus[0], errbuf, errlen);
 }
 
@@ -273,6 +286,8 @@ static void *vcpu_thread(void *arg)
     snprintf(name, sizeof(name), "vcpu%u", v->index);
     pthread_setname_np(pthread_self(), name);
     __atomic_store_n(&v->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    if (vm->hp)
+        vmm_hotplug_vcpu_enter(v); /* issue 3: pinning */
 
     sigset_t set;
     sigemptyset(&set);
@@ -280,6 +295,8 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     for (;;) {
+        if (vm->hp && vmm_hotplug_vcpu_park(v)) /* issue 3: ejected vCPUs wait here */
+            break;
         if (vmm_vm_vcpu_checkpoint(vm))
             break;
         /* a kick that arrived while parked must not end the next KVM_RUN at once */
@@ -306,24 +323,31 @@ static void kick_handler(int sig)
     (void)sig;
 }
 
+/* issue 3: one vCPU thread, at boot or at hot-add */
+int vmm_vcpu_start_one(struct vmm_vm *vm, unsigned i, char *errbuf, size_t errlen)
+{
+    struct vmm_vcpu *v = &vm->vcpus[i];
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    int e = pthread_create(&v->thread, &a, vcpu_thread, v);
+    pthread_attr_destroy(&a);
+    if (e) {
+        snprintf(errbuf, errlen, "cannot start vCPU thread %u: %s", i, strerror(e));
+        return -1;
+    }
+    __atomic_store_n(&v->thread_started, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
 int vmm_vcpu_start_all(struct vmm_vm *vm, char *errbuf, size_t errlen)
 {
     struct sigaction sa = {.sa_handler = kick_handler};
     sigemptyset(&sa.sa_mask);
     sigaction(VMM_KICK_SIGNAL, &sa, NULL);   /* no SA_RESTART: KVM_RUN returns EINTR */
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        struct vmm_vcpu *v = &vm->vcpus[i];
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setstacksize(&a, 256 * 1024);
-        int e = pthread_create(&v->thread, &a, vcpu_thread, v);
-        pthread_attr_destroy(&a);
-        if (e) {
-            snprintf(errbuf, errlen, "cannot start vCPU thread %u: %s", i, strerror(e));
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        if (vmm_vcpu_start_one(vm, i, errbuf, errlen) < 0)
             return -1;
-        }
-        __atomic_store_n(&v->thread_started, 1, __ATOMIC_RELEASE);
-    }
     return 0;
 }
 

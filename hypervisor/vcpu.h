@@ -12,10 +12,16 @@
 
 #include "vm.h"
 
-/* Creates vm->nr_vcpus vCPUs and sets them up for vm->boot. 0, or -1 with a message. */
+/* Allocates vm->max_vcpus slots, creates vm->nr_vcpus vCPUs and sets them up for vm->boot. 0, or -1 with a message. */
 int vmm_vcpu_create_all(struct vmm_vm *vm, char *errbuf, size_t errlen);
 /* Starts one thread per vCPU (signals blocked except the kick). 0 or -1. */
 int vmm_vcpu_start_all(struct vmm_vm *vm, char *errbuf, size_t errlen);
+/*
+ * issue 3 (hot-add): creates vCPU i (fd, kvm_run, CPUID, MSRs, LAPIC) in its vm->vcpus slot,
+ * and starts its thread. 0, or -1 with a message. Main thread.
+ */
+int vmm_vcpu_create_one(struct vmm_vm *vm, unsigned i, char *errbuf, size_t errlen);
+int vmm_vcpu_start_one(struct vmm_vm *vm, unsigned i, char *errbuf, size_t errlen);
 /* Joins all started threads, unmaps kvm_run areas and closes vCPU fds. */
 void vmm_vcpu_destroy_all(struct vmm_vm *vm);
 /*

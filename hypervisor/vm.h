@@ -36,6 +36,7 @@ enum vmm_run_state { VMM_STATE_STARTING, VMM_STATE_RUNNING, VMM_STATE_PAUSED,
 
 struct vmm_vm;
 struct vdevs; /* virtio: hypervisor/virtio/vdevs.h */
+struct vmm_hotplug; /* issue 3: hypervisor/hotplug.h */
 
 struct vmm_vcpu {
     struct vmm_vm *vm;
@@ -46,6 +47,7 @@ struct vmm_vcpu {
     int thread_started;
     pid_t tid;
     uint64_t exits;
+    int ejected;                /* issue 3: ejected by the guest, thread parked (vm->lock) */
 };
 
 struct vmm_vm {
@@ -59,10 +61,11 @@ struct vmm_vm {
     struct kvm_cpuid2 *cpuid;   /* KVM_GET_SUPPORTED_CPUID result */
     struct vmm_mem mem;
     struct vmm_boot boot;
-    unsigned nr_vcpus;
+    unsigned nr_vcpus;          /* vCPUs created (indices 0..nr_vcpus-1; grows at hot-add) */
+    unsigned max_vcpus;         /* issue 3: vcpus[] slots, --max-vcpus (>= nr_vcpus at boot) */
     struct vmm_vcpu *vcpus;
     struct vmm_uart uart;
-    uint16_t pm1_sts, pm1_en;   /* ACPI PM1a event block (ioport.c), vCPU threads */
+    struct vmm_hotplug *hp;     /* issue 3: PM1/GPE/SCI, CPU hotplug, pinning (hotplug.c) */
     struct vmm_console console;
     struct vdevs *vdevs;        /* virtio: PCI bus and devices, NULL before setup */
     uint64_t start_ns;          /* when the process started */
