@@ -25,6 +25,7 @@ static const char usage[] =
     "       atoll-img write [-f fmt] [-P byte] FILE OFFSET LENGTH   (fill with a byte)\n"
     "       atoll-img discard [-f fmt] FILE OFFSET LENGTH\n"
     "       atoll-img compare [-f fmt] [-F fmt] FILE1 FILE2   (exit 0 same, 1 different)\n"
+    "       atoll-img rebase -u [-f fmt] [-b backing [-F fmt]] FILE   (rename only; no -b: none)\n"
     "       atoll-img map [-f fmt] FILE   (runs: offset length data|zero|backing)\n"
     "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-S] FILE\n"
     "                 (sequential, or -r random, reads or -w writes of bs bytes; -S flush at end)\n"
@@ -358,6 +359,34 @@ static int cmd_compare(int argc, char **argv)
     return rc;
 }
 
+static int cmd_rebase(int argc, char **argv)
+{
+    enum blk_format f = BLK_FORMAT_AUTO, bf = BLK_FORMAT_AUTO;
+    const char *backing = NULL;
+    int c, unsafe = 0;
+    while ((c = getopt(argc, argv, "uf:b:F:")) != -1) {
+        switch (c) {
+        case 'u': unsafe = 1; break;
+        case 'f': if (parse_fmt(optarg, &f) < 0) return 1; break;
+        case 'F': if (parse_fmt(optarg, &bf) < 0) return 1; break;
+        case 'b': backing = optarg; break;
+        default: fputs(usage, stderr); return 1;
+        }
+    }
+    if (!unsafe || optind != argc - 1) {
+        fprintf(stderr, "atoll-img: only 'rebase -u' (rewrite the name, no data copy) is "
+                "supported\n%s", usage);
+        return 1;
+    }
+    struct blk_image *img;
+    struct atoll_err err = ATOLL_ERR_INIT;
+    if (blk_open(argv[optind], f, BLK_OPEN_RDWR | BLK_OPEN_NO_BACKING, &img, &err) < 0)
+        return fail(&err);
+    int r = blk_set_backing(img, backing, bf, &err);
+    blk_close(img);
+    return r < 0 ? fail(&err) : 0;
+}
+
 static int cmd_map(int argc, char **argv)
 {
     struct blk_image *img;
@@ -483,6 +512,8 @@ int main(int argc, char **argv)
         return cmd_write(argc, argv, 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc, argv);
+    if (strcmp(cmd, "rebase") == 0)
+        return cmd_rebase(argc, argv);
     if (strcmp(cmd, "map") == 0)
         return cmd_map(argc, argv);
     if (strcmp(cmd, "bench") == 0)

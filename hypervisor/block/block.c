@@ -276,6 +276,7 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
     img->path = atoll_strdup(path);
     img->read_only = !rw;
     img->depth = depth;
+    img->open_flags = flags;
     if (S_ISREG(st.st_mode)) {
         img->file_size_at_open = (uint64_t)st.st_size;
     } else {
@@ -511,6 +512,59 @@ int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err)
         }
     }
     return 0;
+}
+
+int blk_set_backing(struct blk_image *img, const char *backing_file,
+                    enum blk_format backing_format, struct atoll_err *err)
+{
+    if (img->read_only) {
+        blk_err_denied(err, "cannot change the backing file of '%s': it is open read-only",
+                       img->path);
+        return -1;
+    }
+    if (!img->drv->set_backing) {
+        blk_err_unsupported(err, "format", img->drv->name, "'%s' is a %s image, which has no "
+                            "backing file", img->path, img->drv->name);
+        return -1;
+    }
+    if (backing_file && (!*backing_file || strlen(backing_file) > BLK_MAX_BACKING_NAME)) {
+        blk_err_invalid(err, "backing_file", backing_file, "backing file name must be 1..%d "
+                        "bytes", BLK_MAX_BACKING_NAME);
+        return -1;
+    }
+    struct blk_image *nb = NULL;
+    ATOLL_AUTOFREE char *npath = backing_file ? resolve_backing(img->path, backing_file) : NULL;
+    if (backing_file && !(img->open_flags & BLK_OPEN_NO_BACKING)) {
+        struct stat st;
+        if (fstat(img->fd, &st) < 0) {
+            blk_err_io(err, errno, "cannot stat '%s'", img->path);
+            return -1;
+        }
+        struct chain_id me = {st.st_dev, st.st_ino, NULL};
+        if (open_one(npath, backing_format, img->open_flags & ~BLK_OPEN_RDWR, &me,
+                     img->depth + 1, &nb, err) < 0)
+            return -1;
+        if (backing_format == BLK_FORMAT_AUTO)
+            backing_format = blk_get_format(nb);
+    }
+    const char *fmt = backing_file && backing_format != BLK_FORMAT_AUTO
+                          ? blk_format_name(backing_format) : NULL;
+    excl_lock(img);
+    int r = img->drv->set_backing(img, backing_file, fmt, err);
+    if (r == 0) {
+        struct blk_image *old = img->backing;
+        img->backing = nb;
+        nb = old;
+        free(img->backing_file);
+        free(img->backing_format);
+        free(img->backing_path);
+        img->backing_file = atoll_strdup(backing_file);
+        img->backing_format = atoll_strdup(fmt);
+        img->backing_path = atoll_steal_ptr(&npath);
+    }
+    excl_unlock(img);
+    blk_close(nb); /* the old chain, or the new one when the header could not be written */
+    return r;
 }
 
 int blk_info(struct blk_image *img, struct blk_info *out, struct atoll_err *err)

@@ -36,6 +36,9 @@ struct blk_driver {
     void (*info)(struct blk_image *img, struct blk_info *out);
     int (*check)(struct blk_image *img, unsigned flags, struct blk_check_result *out,
                  struct atoll_err *err);
+    /* Rewrites the stored backing name/format (NULL: none); header only. */
+    int (*set_backing)(struct blk_image *img, const char *name, const char *format,
+                       struct atoll_err *err);
     /* Writes a new empty image into fd (already truncated to 0). */
     int (*create)(int fd, const char *path, const struct blk_create_opts *opts, uint64_t size,
                   const char *backing_format, struct atoll_err *err);
@@ -58,6 +61,7 @@ struct blk_image {
     char *backing_path;         /* resolved path of the opened backing image (owned) */
     struct blk_image *backing;  /* owned */
     unsigned depth;             /* 0 for the top image */
+    unsigned open_flags;        /* BLK_OPEN_* given to blk_open (RDWR cleared for backings) */
     uint32_t zero_granularity;  /* write_zeroes unit (set by the driver's open) */
     int corrupt_logged;
     void *priv;                 /* driver state */

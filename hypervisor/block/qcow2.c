@@ -257,6 +257,65 @@ static int qcow2_discard(struct blk_image *img, uint64_t off, uint64_t len)
     return qcow2_cluster_discard(img, off, len);
 }
 
+/* Rebuilds the extension area and backing name of cluster 0 in one pwrite. */
+static int qcow2_set_backing(struct blk_image *img, const char *name, const char *format,
+                             struct atoll_err *err)
+{
+    struct qcow2 *q = qcow2_of(img);
+    uint32_t cs = q->cluster_size, hl = q->header_length;
+    ATOLL_AUTOFREE uint8_t *c0 = atoll_malloc(cs);
+    ATOLL_AUTOFREE uint8_t *nb = atoll_calloc(1, cs);
+    int r = blk_pread(img->fd, c0, cs, 0);
+    if (r < 0)
+        return io_fail(img, err, r, "read the header cluster");
+    uint64_t bfo = qcow2_be64(c0 + 8);
+    uint32_t bfs = qcow2_be32(c0 + 16);
+    uint32_t ext_end = bfo ? (uint32_t)bfo : cs, old_end = bfo ? (uint32_t)(bfo + bfs) : hl;
+    if (ext_end > cs || old_end > cs)
+        return bad_field(img, err, "backing_file_offset", bfo, "a name inside the header");
+    memcpy(nb, c0, hl);
+    uint32_t pos = hl;
+    if (format) {
+        uint32_t len = (uint32_t)strlen(format);
+        qcow2_put_be32(nb + pos, QCOW2_EXT_BACKING_FORMAT);
+        qcow2_put_be32(nb + pos + 4, len);
+        memcpy(nb + pos + 8, format, len);
+        pos += 8 + ((len + 7) & ~7u);
+    }
+    uint32_t p = hl;
+    while (p + 8 <= ext_end) { /* keep every other extension */
+        uint32_t type = qcow2_be32(c0 + p), len = qcow2_be32(c0 + p + 4);
+        if (type == QCOW2_EXT_END) {
+            p += 8;
+            break;
+        }
+        if (len > ext_end - p - 8)
+            break;
+        uint32_t step = 8 + ((len + 7) & ~7u);
+        if (type != QCOW2_EXT_BACKING_FORMAT && pos + step <= cs) {
+            memcpy(nb + pos, c0 + p, step < ext_end - p ? step : ext_end - p);
+            pos += step;
+        }
+        p = step < ext_end - p ? p + step : ext_end;
+    }
+    if (p > old_end)
+        old_end = p < cs ? p : cs; /* rewrite the old area whole: no stale bytes after ours */
+    pos += 8; /* end marker */
+    size_t blen = name ? strlen(name) : 0;
+    if (pos + blen > cs) {
+        blk_err_invalid(err, "backing_file", name, "backing file name does not fit in the "
+                        "header cluster of '%s'", img->path);
+        return -1;
+    }
+    qcow2_put_be64(nb + 8, name ? pos : 0);
+    qcow2_put_be32(nb + 16, (uint32_t)blen);
+    memcpy(nb + pos, name ? name : "", blen);
+    uint32_t len = (uint32_t)(pos + blen) > old_end ? (uint32_t)(pos + blen) : old_end;
+    if ((r = blk_pwrite(img->fd, nb, len, 0)) < 0 || (r = blk_sync(img->fd)) < 0)
+        return io_fail(img, err, r, "write the header");
+    return 0;
+}
+
 static int qcow2_write_zeroes(struct blk_image *img, uint64_t off, uint64_t len)
 {
     struct qcow2 *q = qcow2_of(img);
@@ -455,6 +514,7 @@ const struct blk_driver blk_qcow2_driver = {
     .flush = qcow2_flush,
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,
+    .set_backing = qcow2_set_backing,
     .map = qcow2_cluster_map,
     .resize = qcow2_resize,
     .info = qcow2_info,

@@ -160,6 +160,18 @@ int blk_write_zeroes(struct blk_image *img, uint64_t offset, uint64_t len);
  */
 int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err);
 
+/*
+ * Rewrites the backing file name and format stored in a qcow2 header (qemu-img rebase -u):
+ * for moved or renamed backing files, or after copying the backing data elsewhere. The
+ * caller guarantees the new file has the same content; NULL removes the backing file (the
+ * image must then stand alone). Needs a read-write image. Unless the image was opened with
+ * BLK_OPEN_NO_BACKING, the new chain is opened (and checked for loops) before the header
+ * changes, and replaces the old one. The header is written with one pwrite and synced.
+ * 0, or -1 with err set.
+ */
+int blk_set_backing(struct blk_image *img, const char *backing_file,
+                    enum blk_format backing_format, struct atoll_err *err);
+
 struct blk_info {
     enum blk_format format;
     uint64_t virtual_size;

@@ -91,6 +91,21 @@ static void qemu_chain(void)
     ok(bt_run(NULL, "qemu-img compare -f qcow2 -F raw %s %s", bt_path("mid.qcow2"),
               bt_path("mid.raw")) == 0, "[qemu chain] mid unchanged by writes to top");
     bt_qemu_check(bt_path("mid.qcow2"), "[qemu chain] qemu-img check mid clean");
+    /* rebase -u of a qemu-made image onto a copy of its backing file */
+    bt_run(NULL, "cp %s %s", bt_path("mid.qcow2"), bt_path("mid2.qcow2"));
+    img = NULL;
+    blk_open(bt_path("top.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    ok(img && blk_set_backing(img, "mid2.qcow2", BLK_FORMAT_QCOW2, &err) == 0,
+       "[qemu chain] top rebased (-u) onto a copy of mid");
+    blk_close(img);
+    char *out = NULL, s[256];
+    bt_run(&out, "qemu-img info --output=json %s", bt_path("top.qcow2"));
+    ok(strcmp(bt_json_str(out, "backing-filename", s, sizeof(s)), "mid2.qcow2") == 0,
+       "[qemu chain] qemu-img info shows mid2.qcow2");
+    free(out);
+    ok(bt_run(NULL, "qemu-img compare -f qcow2 -F raw %s %s", bt_path("top.qcow2"),
+              bt_path("ref.raw")) == 0, "[qemu chain] contents unchanged by the rebase");
+    bt_qemu_check(bt_path("top.qcow2"), "[qemu chain] qemu-img check top clean after rebase");
     free(ref);
     free(buf);
 }
@@ -172,6 +187,36 @@ static void our_chain(void)
     free(got);
     bt_qemu_check(bt_path("omid.qcow2"), "[our chain] qemu-img check mid clean");
     bt_qemu_check(bt_path("otop.qcow2"), "[our chain] qemu-img check top clean");
+
+    /* the base moves: rewrite mid's backing name (rebase -u) */
+    rename(bt_path("obase.raw"), bt_path("moved.raw"));
+    img = NULL;
+    ok(blk_open(bt_path("otop.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err) == -1,
+       "[rebase] chain broken after the base moved");
+    atoll_err_clear(&err);
+    blk_open(bt_path("omid.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR | BLK_OPEN_NO_BACKING, &img,
+             &err);
+    ok(img && blk_set_backing(img, "moved.raw", BLK_FORMAT_RAW, &err) == 0,
+       "[rebase] mid now names moved.raw");
+    blk_close(img);
+    img = NULL;
+    blk_open(bt_path("otop.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err);
+    got = img ? bt_read_image(img) : NULL;
+    ok(got && memcmp(got, ref, tsize) == 0, "[rebase] the whole chain reads as before");
+    free(got);
+    blk_close(img);
+    img = NULL;
+    blk_open(bt_path("omid.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    ok(img && blk_set_backing(img, "otop.qcow2", BLK_FORMAT_QCOW2, &err) == -1 &&
+       err.code == ATOLL_E_OPERATION_NOT_ALLOWED, "[rebase] a rebase that makes a loop is refused");
+    atoll_err_clear(&err);
+    blk_close(img);
+    bt_run(&out, "qemu-img info --output=json %s", bt_path("omid.qcow2"));
+    ok(strcmp(bt_json_str(out, "backing-filename", s, sizeof(s)), "moved.raw") == 0 &&
+       strcmp(bt_json_str(out, "backing-filename-format", s, sizeof(s)), "raw") == 0,
+       "[rebase] qemu-img info shows the new backing file and format");
+    free(out);
+    bt_qemu_check(bt_path("omid.qcow2"), "[rebase] qemu-img check mid clean");
     free(ref);
     free(buf);
 }

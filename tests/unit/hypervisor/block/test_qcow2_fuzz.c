@@ -2,8 +2,8 @@
  * tests/unit/hypervisor/block/test_qcow2_fuzz.c - bounded mutation fuzzing of the qcow2 header,
  * extension, L1/L2 and refcount parsers: a small valid image (512-byte clusters, so every
  * table sits in the first few KiB) is mutated (bytes, bits, interesting 64/32-bit values in
- * header fields and table slots) and then opened, read, written, discarded, resized and
- * checked. Pass = no crash, no hang, no unbounded allocation (errors are expected).
+ * header fields and table slots) and then opened, read, written, discarded, resized,
+ * rebased and checked. Pass = no crash, no hang, no unbounded allocation (errors are expected).
  * FUZZ_ITERATIONS overrides the count (default 5000: about a second on tmpfs).
  */
 #include "atoll/log.h"
@@ -81,6 +81,10 @@ static int exercise(const char *path, unsigned flags)
     }
     if (!blk_is_read_only(img) && bt_below(4) == 0) {
         blk_resize(img, size + 65536, &err);
+        atoll_err_clear(&err);
+    }
+    if (!blk_is_read_only(img) && bt_below(6) == 0) {
+        blk_set_backing(img, bt_below(2) ? "back.raw" : NULL, BLK_FORMAT_RAW, &err);
         atoll_err_clear(&err);
     }
     struct blk_check_result cr;
