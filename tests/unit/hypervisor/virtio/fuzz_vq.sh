@@ -13,6 +13,7 @@ timeout 120 "$fz" -max_total_time=20 -seed=1 -rss_limit_mb=2048 -max_len=32768 \
     -print_final_stats=1 "$dir" > "$dir/log" 2>&1
 rc=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log")
+cov=$(grep -o "DONE *cov: [0-9]*" "$dir/log" | grep -o "[0-9]*$")
 if [ "$rc" -eq 0 ]; then
     echo "ok 1 - libFuzzer ran 20 s over the virtqueue parser without a crash"
 else
@@ -20,7 +21,7 @@ else
     tail -n 40 "$dir/log" | sed 's/^/# /'
 fi
 if [ -n "$runs" ] && [ "$runs" -gt 1000 ]; then
-    echo "ok 2 - $runs inputs executed"
+    echo "ok 2 - $runs inputs executed (coverage: ${cov:-?} edges)"
 else
     echo "not ok 2 - too few inputs executed ($runs)"
 fi

@@ -47,7 +47,9 @@ void fz_vq_run(const uint8_t *data, size_t len, struct fz_counts *c)
 
     static struct vq vq;
     static struct vq_chain ch;
-    if (vq_init(&vq, &gm, size, FZ_DESC, FZ_AVAIL, FZ_USED, features) < 0)
+    uint64_t dg, ag, ug;
+    fz_layout(size, &dg, &ag, &ug);
+    if (vq_init(&vq, &gm, size, dg, ag, ug, features) < 0)
         abort(); /* the fixed layout is always valid */
     if (b0 & 0x80)
         vq_kicks_disable(&vq);

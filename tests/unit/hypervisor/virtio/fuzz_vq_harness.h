@@ -9,14 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Guest RAM layout the inputs describe: two regions, rings at fixed places in the first. */
+/* Guest RAM the inputs describe: two regions; the rings are packed at the start of the first
+ * (descriptors at 0, then the avail ring, then the used ring), so that short inputs reach
+ * them: see fz_layout. */
 #define FZ_RAM0_SIZE 0x10000ULL
 #define FZ_RAM1_GPA  0x100000000ULL
 #define FZ_RAM1_SIZE 0x4000ULL
-#define FZ_DESC  0x0000
-#define FZ_AVAIL 0x4000
-#define FZ_USED  0x5000
 #define FZ_HDR   2 /* input bytes before the RAM image: size exponent, feature bits */
+
+/* Ring addresses for a queue of size entries; returns the first free address after them. */
+static inline uint64_t fz_layout(unsigned size, uint64_t *desc, uint64_t *avail, uint64_t *used)
+{
+    *desc = 0;
+    *avail = 16ULL * size;
+    *used = (*avail + 6 + 2ULL * size + 3) & ~3ULL;
+    return *used + 6 + 8ULL * size;
+}
 
 struct fz_counts {
     uint64_t good, bad, broken;

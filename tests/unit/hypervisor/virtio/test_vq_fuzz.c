@@ -29,7 +29,7 @@ static uint64_t rnd_addr(void)
     case 1: return FZ_RAM0_SIZE - (rnd() % 64);
     case 2: return FZ_RAM1_GPA + (rnd() % FZ_RAM1_SIZE);
     case 3: return FZ_RAM1_GPA + FZ_RAM1_SIZE - (rnd() % 64);
-    default: return 0x6000 + (rnd() % 0x9000);
+    default: return 0x4000 + (rnd() % 0x9000);
     }
 }
 
@@ -51,8 +51,11 @@ static void build(void)
     img[0] = (uint8_t)rnd();
     img[1] = (uint8_t)rnd();
     unsigned size = 1u << (img[0] % 9);
+    uint64_t dg, ag, ug;
+    uint64_t free_at = fz_layout(size, &dg, &ag, &ug);
+    uint64_t tbl = (free_at + 15) & ~15ULL; /* an indirect table after the rings */
     uint8_t *ram = img + FZ_HDR;
-    struct vq_desc *d = (struct vq_desc *)(ram + FZ_DESC);
+    struct vq_desc *d = (struct vq_desc *)(ram + dg);
     for (unsigned i = 0; i < size; i++) {
         uint16_t fl = (uint16_t)(rnd() % 3 ? VQ_DESC_F_NEXT : 0);
         if (rnd() % 2)
@@ -62,25 +65,24 @@ static void build(void)
         d[i] = (struct vq_desc){rnd_addr(), rnd_len(), fl,
                                 (uint16_t)(rnd() % 4 ? (i + 1) % size : rnd())};
     }
-    /* an indirect table in RAM region 0 at 0x6000, referenced by some descriptors */
-    struct vq_desc *t = (struct vq_desc *)(ram + 0x6000);
+    struct vq_desc *t = (struct vq_desc *)(ram + tbl);
     for (unsigned i = 0; i < 64; i++)
         t[i] = (struct vq_desc){rnd_addr(), rnd_len(), (uint16_t)(rnd() % 8),
                                 (uint16_t)(rnd() % 4 ? i + 1 : rnd() % 70)};
     for (unsigned i = 0; i < size; i++)
         if (d[i].flags & VQ_DESC_F_INDIRECT && rnd() % 2) {
-            d[i].addr = 0x6000 + 16 * (rnd() % 8);
+            d[i].addr = tbl + 16 * (rnd() % 8) + (rnd() % 8 == 0 ? rnd() % 16 : 0);
             d[i].len = 16 * (uint32_t)(rnd() % 64);
         }
-    struct vq_avail *a = (struct vq_avail *)(ram + FZ_AVAIL);
+    struct vq_avail *a = (struct vq_avail *)(ram + ag);
     unsigned n = (unsigned)(rnd() % (size + 2));
     a->idx = (uint16_t)(rnd() % 16 == 0 ? rnd() : n);
     for (unsigned i = 0; i < size + 1; i++)
         a->ring[i] = (uint16_t)(rnd() % 8 ? rnd() % size : rnd());
-    /* then blind byte mutations */
+    /* then blind byte mutations over the rings and the table */
     unsigned flips = (unsigned)(rnd() % 16);
     for (unsigned i = 0; i < flips; i++)
-        ram[rnd() % (0x6000 + 64 * 16)] = (uint8_t)rnd();
+        ram[rnd() % (tbl + 64 * 16)] = (uint8_t)rnd();
 }
 
 int main(void)
