@@ -9,6 +9,7 @@
 #include "arch.h"
 #include "burn.h"
 #include "cmd.h"
+#include "cpuhp.h" /* issue 3: ACPI CPU hotplug */
 #include "console.h"
 #include "cpu.h"
 #include "dirty.h"
@@ -38,6 +39,11 @@ static uint64_t dirty_rate, dirty_t0, dirty_pages0;
 static uint64_t base_tick_us; /* a standing tick when console input has no interrupt */
 
 static void cmd_help(struct guest *g, struct cmd_args *a);
+
+static void cmd_cpuhp(struct guest *g, struct cmd_args *a) /* issue 3 (cpuhp.c) */
+{
+    cpuhp_cmd(g, a->argc, a->argv);
+}
 
 static void cmd_cpus(struct guest *g, struct cmd_args *a)
 {
@@ -248,6 +254,8 @@ static const struct shell_cmd commands[] = {
     { "fault", "fault [pf|gp|ud]", "take an unexpected exception (ends in ATOLL PANIC)", 0, 1,
       cmd_fault },
     { "triplefault", "triplefault", "load an empty IDT and fault", 0, 0, cmd_triplefault },
+    { "cpuhp", "cpuhp", "ACPI CPU hotplug slots: cpuhp slots=N present=LIST online=N", 0, 0,
+      cmd_cpuhp }, /* issue 3 */
     { "blk", "blk [list|write|verify|flush|discard|bench|bad|reset] ...",
       "virtio-blk disks (vblk.h lists the forms and outputs)", 0, 7, vblk_cmd }, /* virtio */
     { "net", "net [list|ip|stats|bad|reset] ...", "virtio-net NICs (netstack.h lists the forms)",
@@ -306,6 +314,7 @@ void shell_run(struct guest *g, int polled)
         lapic_timer_periodic(VEC_TIMER, base_tick_us);
     }
     cmd_editor_init(&ed, echo_cb, NULL);
+    cpuhp_init(g); /* issue 3: ACPI CPU hotplug (takes over the SCI vector, chains power.c) */
     con_puts("atoll> ");
     uint64_t next_poll = 0;
     for (;;) {
@@ -317,6 +326,7 @@ void shell_run(struct guest *g, int polled)
                 con_puts("atoll> ");
             }
         }
+        cpuhp_poll(g); /* issue 3 */
         if (power_button_pressed()) {
             con_printf("\natoll-guest: power button pressed\n");
             cmd_poweroff(g, NULL);

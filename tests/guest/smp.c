@@ -18,6 +18,7 @@ extern volatile uint32_t ap_next_index;
 
 static volatile unsigned online = 1;
 static unsigned ncpus = 1;
+static int tramp_ready; /* issue 3: trampoline copied, wake handlers installed */
 
 unsigned smp_online(void)
 {
@@ -103,6 +104,7 @@ unsigned smp_boot(const struct acpi_info *info, uint64_t (*alloc)(uint64_t size,
     cpu_set_handler(VEC_WAKE, wake_handler);
     cpu_set_handler(VEC_SPURIOUS, spurious_handler);
     memcpy((void *)(uintptr_t)TRAMPOLINE_PA, tramp_start, (size_t)(tramp_end - tramp_start));
+    tramp_ready = 1;
 
     /* stacks and TSSs first: the APs take indices 1.. in the order they arrive */
     for (unsigned i = 0; i < info->ncpus; i++) {
@@ -149,4 +151,63 @@ unsigned smp_boot(const struct acpi_info *info, uint64_t (*alloc)(uint64_t size,
     if (online < want)
         con_printf("atoll-guest: warning: %u of %u CPUs came online\n", online, want);
     return online;
+}
+
+/* ---- issue 3: CPU hotplug (cpuhp.c) ---- */
+
+int smp_hotadd(uint32_t apic_id, uint64_t (*alloc)(uint64_t size, uint64_t align))
+{
+    unsigned idx = ncpus;
+
+    if (apic_id > 254 || idx >= GUEST_MAX_CPUS || cpu_prepare(idx, alloc) < 0)
+        return -1;
+    if (!tramp_ready) { /* booted with one CPU: smp_boot never ran */
+        cpu_set_handler(VEC_WAKE, wake_handler);
+        cpu_set_handler(VEC_SPURIOUS, spurious_handler);
+        memcpy((void *)(uintptr_t)TRAMPOLINE_PA, tramp_start, (size_t)(tramp_end - tramp_start));
+        tramp_ready = 1;
+    }
+    ncpus = idx + 1;
+    __atomic_store_n(&ap_next_index, idx, __ATOMIC_SEQ_CST); /* it takes this slot */
+    struct percpu *pc = cpu_get(idx);
+    lapic_send_ipi(apic_id, 0x4500); /* INIT */
+    for (int round = 0; round < 2 && !pc->online; round++) {
+        lapic_send_ipi(apic_id, 0x4600 | (TRAMPOLINE_PA >> 12)); /* SIPI */
+        uint64_t deadline = timer_deadline_us(round == 0 ? 500000 : 5000000);
+        while (!pc->online && !timer_passed(deadline))
+            cpu_relax();
+    }
+    return pc->online ? 0 : -1;
+}
+
+static void go_offline(void *arg)
+{
+    struct percpu *pc = this_cpu();
+
+    (void)arg;
+    irq_disable();
+    pc->online = 0;
+    __atomic_sub_fetch(&online, 1, __ATOMIC_SEQ_CST);
+    cpu_halt_forever();
+}
+
+int smp_offline(unsigned idx)
+{
+    if (smp_call(idx, go_offline, NULL) < 0)
+        return -1;
+    struct percpu *pc = cpu_get(idx);
+    uint64_t deadline = timer_deadline_us(2000000);
+    while (pc->online && !timer_passed(deadline))
+        cpu_relax();
+    return pc->online ? -1 : 0;
+}
+
+int smp_find_apic(uint32_t apic_id)
+{
+    for (unsigned i = 1; i < ncpus; i++) {
+        struct percpu *pc = cpu_get(i);
+        if (pc->online && pc->apic_id == apic_id)
+            return (int)i;
+    }
+    return -1;
 }

@@ -24,4 +24,12 @@ unsigned smp_count(void);
  * how many answered. */
 unsigned smp_check(uint64_t timeout_us);
 
+/* issue 3, CPU hotplug (cpuhp.c): starts the CPU with APIC id apic_id in a new slot (stacks
+ * from alloc) with INIT/SIPI and waits for it; 0, or -1 if it did not come online. */
+int smp_hotadd(uint32_t apic_id, uint64_t (*alloc)(uint64_t size, uint64_t align));
+/* Takes CPU idx offline (it halts with interrupts off, ready to be ejected); 0 or -1. */
+int smp_offline(unsigned idx);
+/* The slot of the online AP with that APIC id, or -1. */
+int smp_find_apic(uint32_t apic_id);
+
 #endif
