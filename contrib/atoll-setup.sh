@@ -14,7 +14,7 @@ esac
 # Everything the build, the tests and the benchmarks use, by Debian package name.
 PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev linux-libc-dev
   liblua5.4-dev libevent-dev libssl-dev libxml2-dev libsqlite3-dev libpcap-dev zlib1g-dev
-  python3 qemu-system-x86 qemu-utils acpica-tools nginx-light wrk iproute2 socat
+  python3 qemu-system-x86 qemu-utils acpica-tools nginx-light wrk iproute2 socat iputils-ping
   clang libclang-rt-14-dev fio etcd-server busybox"
 
 install_deps() {

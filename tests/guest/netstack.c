@@ -445,7 +445,7 @@ void netsend_cmd(struct guest *g, struct cmd_args *a)
     uint64_t t0 = timer_now_ns();
     while (bytes < total && errors < 1000) {
         put32(udp + 8, (uint32_t)packets);
-        if (vnet_send(d, f, n) == 0) {
+        if (vnet_send_ex(d, f, n, (packets & 31) != 31) == 0) {
             packets++;
             bytes += UDP_PAYLOAD;
         } else {
@@ -454,6 +454,7 @@ void netsend_cmd(struct guest *g, struct cmd_args *a)
         if ((packets & 255) == 0)
             poll_all(0); /* keep the receive ring moving (ARP, pings) */
     }
+    vnet_flush(d);
     uint64_t ns = timer_now_ns() - t0;
     ns = ns ? ns : 1;
     ips[vnet_index(d)].tx += packets;

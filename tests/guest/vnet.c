@@ -84,14 +84,19 @@ uint64_t vnet_irqs(void)
     return irq_count;
 }
 
-/* Publishes the avail index and kicks unless the device asked not to be. */
-static void publish(struct vqg *q)
+/* Publishes the avail index and, unless defer, kicks if the device did not ask not to be. */
+static void publish_ex(struct vqg *q, int defer)
 {
     barrier();
     q->avail[1] = q->avail_idx;
     mb();
-    if (!(*(volatile uint16_t *)q->used & 1))
+    if (!defer && !(*(volatile uint16_t *)q->used & 1))
         w16(q->notify, 0);
+}
+
+static void publish(struct vqg *q)
+{
+    publish_ex(q, 0);
 }
 
 /* Configures queue n of d over memory m; 0 or -1. */
@@ -263,6 +268,17 @@ static void tx_reclaim(struct vnet_dev *d)
 
 int vnet_send(struct vnet_dev *d, const void *frame, unsigned len)
 {
+    return vnet_send_ex(d, frame, len, 0);
+}
+
+void vnet_flush(struct vnet_dev *d)
+{
+    if (d->ready)
+        publish(&d->tx);
+}
+
+int vnet_send_ex(struct vnet_dev *d, const void *frame, unsigned len, int more)
+{
     if (!d->ready || len < 14 || len > BUF - HDR)
         return -1;
     tx_reclaim(d);
@@ -283,7 +299,7 @@ int vnet_send(struct vnet_dev *d, const void *frame, unsigned len)
     d->tx.desc[id] = (struct vdesc){(uintptr_t)b, HDR + len, 0, 0};
     d->tx.avail[2 + d->tx.avail_idx % QSZ] = id;
     d->tx.avail_idx++;
-    publish(&d->tx);
+    publish_ex(&d->tx, more);
     return 0;
 }
 

@@ -33,6 +33,10 @@ uint64_t vnet_irqs(void);
 /* Queues one Ethernet frame (14..1514 bytes) for sending; waits up to 1 s for a free slot.
  * 0 or -1. */
 int vnet_send(struct vnet_dev *d, const void *frame, unsigned len);
+/* The same; with more != 0 the frame is made visible to the device but not kicked (a running
+ * device thread still takes it): batches of frames end with vnet_flush (Linux's xmit_more). */
+int vnet_send_ex(struct vnet_dev *d, const void *frame, unsigned len, int more);
+void vnet_flush(struct vnet_dev *d);
 /* Hands every received frame to fn and gives its buffer back; returns frames handled. */
 unsigned vnet_receive(struct vnet_dev *d, void (*fn)(struct vnet_dev *d, const uint8_t *frame,
                                                     unsigned len));
