@@ -21,135 +21,6 @@
 #include "atoll/log.h"
 #include "atoll/util.h"
 
-/* ---- helpers shared with the drivers ---- */
-
-int blk_pread(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0) {               /* past the end of the file: zeros */
-            memset(p, 0, len);
-            return 0;
-        }
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int blk_pwrite(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int blk_sync(int fd)
-{
-    while (fdatasync(fd) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
-}
-
-void blk_punch(int fd, uint64_t off, uint64_t len)
-{
-    (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
-}
-
-int blk_corrupt(struct blk_image *img, const char *fmt, ...)
-{
-    if (!img->corrupt_logged) {
-        img->corrupt_logged = 1;
-        va_list ap;
-        va_start(ap, fmt);
-        ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
-        va_end(ap);
-        log_error("image '%s' has corrupt metadata: %s (further errors not logged)", img->path,
-                  msg);
-    }
-    return -EIO;
-}
-
-static void err_vset(struct atoll_err *err, int code, const char *p1, const char *p2,
-                     const char *p3, const char *fmt, va_list ap)
-{
-    if (!err || atoll_err_is_set(err))
-        return;
-    ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
-    if (code == ATOLL_E_INTERNAL_ERROR || code == ATOLL_E_OPERATION_NOT_ALLOWED)
-        atoll_err_set(err, code, ATOLL_WHERE, msg, (const char *)NULL);
-    else if (p3)
-        atoll_err_set(err, code, ATOLL_WHERE, p1, p2, p3, (const char *)NULL);
-    else
-        atoll_err_set(err, code, ATOLL_WHERE, p1, p2, (const char *)NULL);
-    atoll_err_detail(err, "%s", msg);
-}
-
-void blk_err_invalid(struct atoll_err *err, const char *field, const char *value,
-                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err_vset(err, ATOLL_E_INVALID_VALUE, field, value, NULL, fmt, ap);
-    va_end(ap);
-}
-
-void blk_err_unsupported(struct atoll_err *err, const char *field, const char *value,
-                         const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (!err || atoll_err_is_set(err))
-        return;
-    ATOLL_ERR(err, ATOLL_E_VALUE_NOT_SUPPORTED, field, value, msg);
-    atoll_err_detail(err, "%s", msg);
-}
-
-void blk_err_denied(struct atoll_err *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err_vset(err, ATOLL_E_OPERATION_NOT_ALLOWED, NULL, NULL, NULL, fmt, ap);
-    va_end(ap);
-}
-
-void blk_err_io(struct atoll_err *err, int errnum, const char *fmt, ...)
-{
-    if (!err || atoll_err_is_set(err))
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    ATOLL_AUTOFREE char *msg = atoll_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    ATOLL_AUTOFREE char *full = atoll_strdup_printf("%s: %s", msg, strerror(errnum));
-    ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, full);
-    atoll_err_detail(err, "%s", full);
-    err->sys_errno = errnum;
-}
-
 /* ---- formats ---- */
 
 const char *blk_format_name(enum blk_format format)
@@ -435,6 +306,99 @@ int blk_map(struct blk_image *img, uint64_t offset, uint64_t len, int *kind,
                                                                       run_len);
     pthread_rwlock_unlock(&img->io_lock);
     return r;
+}
+
+static int iov_total(const struct iovec *iov, int iovcnt, uint64_t *total)
+{
+    uint64_t t = 0;
+    if (iovcnt < 0 || (iovcnt > 0 && !iov))
+        return -EINVAL;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > UINT64_MAX - t)
+            return -EINVAL;
+        t += iov[i].iov_len;
+    }
+    *total = t;
+    return 0;
+}
+
+int blk_readv(struct blk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+    uint64_t total;
+    int r = iov_total(iov, iovcnt, &total);
+    if (r < 0)
+        return r;
+    pthread_rwlock_rdlock(&img->io_lock);
+    if (!range_ok(img, offset, total))
+        r = -EINVAL;
+    for (int i = 0; i < iovcnt && r == 0; i++) {
+        if (iov[i].iov_len)
+            r = img->drv->read(img, iov[i].iov_base, offset, iov[i].iov_len);
+        offset += iov[i].iov_len;
+    }
+    pthread_rwlock_unlock(&img->io_lock);
+    return r;
+}
+
+int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+    if (img->read_only)
+        return -EROFS;
+    uint64_t total;
+    int r = iov_total(iov, iovcnt, &total);
+    if (r < 0)
+        return r;
+    pthread_rwlock_rdlock(&img->io_lock);
+    if (!range_ok(img, offset, total))
+        r = -EINVAL;
+    for (int i = 0; i < iovcnt && r == 0; i++) {
+        if (iov[i].iov_len)
+            r = img->drv->write(img, iov[i].iov_base, offset, iov[i].iov_len);
+        offset += iov[i].iov_len;
+    }
+    pthread_rwlock_unlock(&img->io_lock);
+    return r;
+}
+
+int blk_commit(struct blk_image *top, struct atoll_err *err)
+{
+    if (!top->backing) {
+        blk_err_denied(err, "cannot commit '%s': it has no open backing file", top->path);
+        return -1;
+    }
+    struct blk_image *base = NULL;
+    if (open_one(top->backing->path, blk_get_format(top->backing), BLK_OPEN_RDWR, NULL, 0,
+                 &base, err) < 0)
+        return -1;
+    uint64_t size = blk_get_size(top), bsize = blk_get_size(base), off = 0;
+    if (size > bsize && blk_resize(base, size, err) < 0) {
+        blk_close(base);
+        return -1;
+    }
+    size_t chunk = 1 << 20;
+    ATOLL_AUTOFREE uint8_t *buf = atoll_malloc(chunk);
+    int r = 0;
+    while (off < size && r == 0) {
+        int kind;
+        uint64_t n;
+        uint64_t want = size - off < chunk ? size - off : chunk;
+        if ((r = blk_map(top, off, want, &kind, &n)) < 0)
+            break;
+        if (kind == BLK_MAP_DATA) {
+            r = blk_read(top, buf, off, (size_t)n);
+            if (r == 0)
+                r = blk_write(base, buf, off, (size_t)n);
+        } else if (kind == BLK_MAP_ZERO && off < bsize) {
+            r = blk_write_zeroes(base, off, n);
+        }
+        off += n;
+    }
+    if (r == 0)
+        r = blk_flush(base);
+    if (r < 0)
+        blk_err_io(err, -r, "cannot commit '%s' into '%s'", top->path, base->path);
+    blk_close(base);
+    return r < 0 ? -1 : 0;
 }
 
 static const uint8_t zero_chunk[65536];

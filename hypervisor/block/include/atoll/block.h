@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "atoll/err.h"
 
@@ -127,6 +128,22 @@ int blk_read(struct blk_image *img, void *buf, uint64_t offset, size_t len);
 int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t len);
 int blk_flush(struct blk_image *img);
 int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len);
+
+/*
+ * Scatter-gather forms (a virtio-blk request's guest buffers): the segments are consecutive
+ * on the disk from offset, total length = sum of iov_len. Same rules as blk_read/blk_write.
+ */
+int blk_readv(struct blk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset);
+int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint64_t offset);
+
+/*
+ * Copies every cluster the top image holds (data, and zero clusters as zeros) into its
+ * backing image, which is opened read-write for the copy: the XenServer-style coalesce after
+ * a snapshot is deleted. The top image is not changed; afterwards the caller may drop it
+ * (or blk_set_backing() images above it onto the backing file). Other handles of the backing
+ * file must be reopened. Can take long: call it from a worker thread. 0, or -1 with err.
+ */
+int blk_commit(struct blk_image *top, struct atoll_err *err);
 
 enum blk_map_kind {
     BLK_MAP_DATA = 1,     /* stored in this image (qcow2: a data or compressed cluster) */

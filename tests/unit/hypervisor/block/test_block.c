@@ -217,6 +217,37 @@ static void our_chain(void)
        "[rebase] qemu-img info shows the new backing file and format");
     free(out);
     bt_qemu_check(bt_path("omid.qcow2"), "[rebase] qemu-img check mid clean");
+
+    /* coalesce: commit top into mid, then mid alone shows what top showed */
+    img = NULL;
+    blk_open(bt_path("otop.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err);
+    ok(img && blk_commit(img, &err) == 0, "[commit] top committed into mid");
+    blk_close(img);
+    img = NULL;
+    blk_open(bt_path("omid.qcow2"), BLK_FORMAT_AUTO, 0, &img, &err);
+    got = img ? bt_read_image(img) : NULL;
+    ok(img && blk_get_size(img) == tsize && got && memcmp(got, ref, tsize) == 0,
+       "[commit] mid (grown to top's size) now reads as top did");
+    free(got);
+    blk_close(img);
+    bt_qemu_check(bt_path("omid.qcow2"), "[commit] qemu-img check mid clean");
+
+    /* scatter-gather */
+    img = NULL;
+    blk_open(bt_path("omid.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    uint8_t s1[1000], s2[5000], s3[300], g1[1000], g2[5000], g3[300];
+    bt_fill(s1, sizeof(s1), 1);
+    bt_fill(s2, sizeof(s2), 2);
+    bt_fill(s3, sizeof(s3), 3);
+    struct iovec wv[] = {{s1, sizeof(s1)}, {s2, sizeof(s2)}, {s3, sizeof(s3)}};
+    struct iovec rv[] = {{g1, sizeof(g1)}, {g2, sizeof(g2)}, {g3, sizeof(g3)}};
+    ok(img && blk_writev(img, wv, 3, 65000) == 0 && blk_readv(img, rv, 3, 65000) == 0 &&
+       !memcmp(s1, g1, sizeof(s1)) && !memcmp(s2, g2, sizeof(s2)) && !memcmp(s3, g3, sizeof(s3)),
+       "[iov] writev of 3 segments across a cluster boundary reads back with readv");
+    ok(img && blk_read(img, g2, 66000, sizeof(g2)) == 0 && !memcmp(g2, s2, sizeof(s2)),
+       "[iov] segments land consecutively on the disk");
+    is_int(img ? blk_readv(img, rv, 3, tsize - 100) : 0, -EINVAL, "[iov] past the end: -EINVAL");
+    blk_close(img);
     free(ref);
     free(buf);
 }
