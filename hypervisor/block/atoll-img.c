@@ -1,7 +1,7 @@
 /*
  * hypervisor/block/atoll-img.c - atoll-img, a small qemu-img-like tool over libatoll-block:
- * create, info, check, resize, plus write/discard/compare/bench helpers that tests and
- * operators use to poke at images. Threads: one. Trust: arguments are parsed strictly.
+ * create, info, check, resize, convert, rebase -u, map, plus write/discard/compare/bench
+ * helpers that tests and operators use to poke at images. Threads: one. Trust: arguments are parsed strictly.
  */
 #define ATOLL_LOG_MODULE "atoll-img"
 #include <errno.h>
@@ -25,6 +25,7 @@ static const char usage[] =
     "       atoll-img write [-f fmt] [-P byte] FILE OFFSET LENGTH   (fill with a byte)\n"
     "       atoll-img discard [-f fmt] FILE OFFSET LENGTH\n"
     "       atoll-img compare [-f fmt] [-F fmt] FILE1 FILE2   (exit 0 same, 1 different)\n"
+    "       atoll-img convert [-f fmt] [-O raw|qcow2] [-c cluster_size] [-2] SRC DST\n"
     "       atoll-img rebase -u [-f fmt] [-b backing [-F fmt]] FILE   (rename only; no -b: none)\n"
     "       atoll-img map [-f fmt] FILE   (runs: offset length data|zero|backing)\n"
     "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-S] FILE\n"
@@ -359,6 +360,46 @@ static int cmd_compare(int argc, char **argv)
     return rc;
 }
 
+static int cmd_convert(int argc, char **argv)
+{
+    enum blk_format f = BLK_FORMAT_AUTO;
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2};
+    int c;
+    uint64_t v;
+    while ((c = getopt(argc, argv, "f:O:c:2")) != -1) {
+        switch (c) {
+        case 'f': if (parse_fmt(optarg, &f) < 0) return 1; break;
+        case 'O': if (parse_fmt(optarg, &o.format) < 0) return 1; break;
+        case 'c':
+            if (parse_size(optarg, &v) < 0 || v > UINT32_MAX) {
+                fprintf(stderr, "atoll-img: bad cluster size '%s'\n", optarg);
+                return 1;
+            }
+            o.cluster_size = (uint32_t)v;
+            break;
+        case '2': o.qcow2_version = 2; break;
+        default: fputs(usage, stderr); return 1;
+        }
+    }
+    if (optind != argc - 2) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct blk_image *src = NULL, *dst = NULL;
+    if (blk_open(argv[optind], f, 0, &src, &err) < 0)
+        return fail(&err);
+    o.size = blk_get_size(src);
+    int r = blk_create(argv[optind + 1], &o, &err);
+    if (r == 0)
+        r = blk_open(argv[optind + 1], o.format, BLK_OPEN_RDWR, &dst, &err);
+    if (r == 0)
+        r = blk_copy(src, dst, &err);
+    blk_close(dst);
+    blk_close(src);
+    return r < 0 ? fail(&err) : 0;
+}
+
 static int cmd_rebase(int argc, char **argv)
 {
     enum blk_format f = BLK_FORMAT_AUTO, bf = BLK_FORMAT_AUTO;
@@ -512,6 +553,8 @@ int main(int argc, char **argv)
         return cmd_write(argc, argv, 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc, argv);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc, argv);
     if (strcmp(cmd, "rebase") == 0)
         return cmd_rebase(argc, argv);
     if (strcmp(cmd, "map") == 0)

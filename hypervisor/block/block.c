@@ -360,47 +360,6 @@ int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint6
     return r;
 }
 
-int blk_commit(struct blk_image *top, struct atoll_err *err)
-{
-    if (!top->backing) {
-        blk_err_denied(err, "cannot commit '%s': it has no open backing file", top->path);
-        return -1;
-    }
-    struct blk_image *base = NULL;
-    if (open_one(top->backing->path, blk_get_format(top->backing), BLK_OPEN_RDWR, NULL, 0,
-                 &base, err) < 0)
-        return -1;
-    uint64_t size = blk_get_size(top), bsize = blk_get_size(base), off = 0;
-    if (size > bsize && blk_resize(base, size, err) < 0) {
-        blk_close(base);
-        return -1;
-    }
-    size_t chunk = 1 << 20;
-    ATOLL_AUTOFREE uint8_t *buf = atoll_malloc(chunk);
-    int r = 0;
-    while (off < size && r == 0) {
-        int kind;
-        uint64_t n;
-        uint64_t want = size - off < chunk ? size - off : chunk;
-        if ((r = blk_map(top, off, want, &kind, &n)) < 0)
-            break;
-        if (kind == BLK_MAP_DATA) {
-            r = blk_read(top, buf, off, (size_t)n);
-            if (r == 0)
-                r = blk_write(base, buf, off, (size_t)n);
-        } else if (kind == BLK_MAP_ZERO && off < bsize) {
-            r = blk_write_zeroes(base, off, n);
-        }
-        off += n;
-    }
-    if (r == 0)
-        r = blk_flush(base);
-    if (r < 0)
-        blk_err_io(err, -r, "cannot commit '%s' into '%s'", top->path, base->path);
-    blk_close(base);
-    return r < 0 ? -1 : 0;
-}
-
 static const uint8_t zero_chunk[65536];
 
 static int write_zero_bytes(struct blk_image *img, uint64_t off, uint64_t len)

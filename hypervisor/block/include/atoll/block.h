@@ -145,6 +145,13 @@ int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint6
  */
 int blk_commit(struct blk_image *top, struct atoll_err *err);
 
+/*
+ * Copies everything src shows (its whole chain) into dst, which must be read-write, at least
+ * as large, and read as zeros beforehand (a new image): zero runs are skipped, so the copy is
+ * sparse (qemu-img convert). Long-running, like blk_commit. 0, or -1 with err set.
+ */
+int blk_copy(struct blk_image *src, struct blk_image *dst, struct atoll_err *err);
+
 enum blk_map_kind {
     BLK_MAP_DATA = 1,     /* stored in this image (qcow2: a data or compressed cluster) */
     BLK_MAP_ZERO = 2,     /* reads as zeros without data (zero cluster, hole, past the chain) */

@@ -66,6 +66,23 @@ else:
     for what in ("qemu-img check", "qemu-io patterns", "qemu-img convert", "compare"):
         t.skip(what, "qemu-img not installed (Debian package qemu-utils)")
 
+rc, out = run("convert", "-O", "qcow2", "top.qcow2", "flat.qcow2")
+t.is_eq(rc, 0, "convert the chain into one standalone qcow2")
+rc, out = run("compare", "top.qcow2", "flat.qcow2")
+t.ok(rc == 0 and "identical" in out, "the converted image shows the same disk")
+rc, out = run("info", "--json", "flat.qcow2")
+t.ok(rc == 0 and "backing-filename" not in json.loads(out), "the converted image stands alone")
+rc, out = run("convert", "-O", "raw", "top.qcow2", "flat.raw")
+t.ok(rc == 0 and os.path.getsize(os.path.join(d, "flat.raw")) == 64 << 20,
+     "convert to raw: 64 MiB file")
+rc, out = run("compare", "-F", "raw", "top.qcow2", "flat.raw")
+t.ok(rc == 0 and "identical" in out, "the raw copy shows the same disk")
+if QEMU:
+    rc, out = qemu("check", os.path.join(d, "flat.qcow2"))
+    t.is_eq(rc, 0, "qemu-img check of the converted image: clean")
+else:
+    t.skip("qemu-img check of the converted image", "qemu-img not installed")
+
 rc, out = run("resize", "top.qcow2", "+64M")
 t.is_eq(rc, 0, "resize top +64M")
 rc, out = run("info", "--json", "top.qcow2")
