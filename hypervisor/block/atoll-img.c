@@ -1,7 +1,8 @@
 /*
  * hypervisor/block/atoll-img.c - atoll-img, a small qemu-img-like tool over libatoll-block:
  * create, info, check, resize, convert, rebase -u, map, plus write/discard/compare/bench
- * helpers that tests and operators use to poke at images. Threads: one. Trust: arguments are parsed strictly.
+ * helpers that tests and operators use to poke at images.
+ * Threads: one. Trust: arguments are parsed strictly.
  */
 #define ATOLL_LOG_MODULE "atoll-img"
 #include <errno.h>
