@@ -552,9 +552,13 @@ int ts_vm_run_clean(struct ts_vm_rt *rt, struct atoll_value *rec, int reboot,
     if (ts_vmm_client_command(ctl, rt->uuid, "help", help, sizeof(help), COMMAND_TIMEOUT_MS, eb,
                               sizeof(eb)) == 0 &&
         ts_vmm_client_has_command(help, vmm_cmd)) {
-        sent = ts_vm_run_command(rt, vmm_cmd, err) == 0;
+        /* refused (a paused machine, say): the console is asked instead, and the timeout
+         * decides */
+        struct atoll_err e2 = ATOLL_ERR_INIT;
+        sent = ts_vm_run_command(rt, vmm_cmd, &e2) == 0;
         if (!sent)
-            return -1;
+            log_info("VM %s: %s", rt->uuid, e2.nparams ? e2.params[0] : "VMM request failed");
+        atoll_err_clear(&e2);
     }
     int timeout = ts_vm_ctx.shutdown_timeout_s;
     const char *t = map_get(rec, "other_config", "atoll-shutdown-timeout");
