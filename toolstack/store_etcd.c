@@ -498,7 +498,8 @@ static int et_changes(void *self, uint64_t since, const char *cls, struct ts_sto
         if (out->v[i].obj.ref)
             out->v[w++] = out->v[i];
     out->n = w;
-    qsort(out->v, out->n, sizeof(*out->v), cmp_change);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), cmp_change);
     return 0;
 fail:
     ts_store_changes_fini(out);

@@ -458,7 +458,8 @@ static int sq_changes(void *self, uint64_t since, const char *cls, struct ts_sto
     for (size_t i = 0; i < len; i++)
         if (v[i].obj.ref)
             v[w++] = v[i];
-    qsort(v, w, sizeof(*v), cmp_change);
+    if (w > 1)
+        qsort(v, w, sizeof(*v), cmp_change);
     out->v = v;
     out->n = w;
     return 0;

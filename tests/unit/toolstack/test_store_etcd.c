@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -73,6 +74,7 @@ static void start_etcd(void)
     snprintf(spec, sizeof(spec), "etcd:%s", curl);
     etcd_pid = fork();
     if (etcd_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
         FILE *f = freopen(log, "w", stderr);
         (void)f;
         execl(bin, bin, "--name", "t", "--data-dir", data, "--listen-client-urls", curl,

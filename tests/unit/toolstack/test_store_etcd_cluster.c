@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,6 +100,7 @@ int main(void)
         snprintf(log, sizeof(log), "%s/m%d.log", dir, i);
         pids[i] = fork();
         if (pids[i] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
             FILE *f = freopen(log, "w", stderr);
             (void)f;
             execl(bin, bin, "--name", name, "--data-dir", data, "--listen-client-urls", curl[i],
