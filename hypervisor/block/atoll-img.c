@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static const char usage[] =
     "       atoll-img convert [-f fmt] [-O raw|qcow2] [-c cluster_size] [-2] SRC DST\n"
     "       atoll-img rebase -u [-f fmt] [-b backing [-F fmt]] FILE   (rename only; no -b: none)\n"
     "       atoll-img map [-f fmt] FILE   (runs: offset length data|zero|backing)\n"
-    "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-S] FILE\n"
+    "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-t threads] [-S] FILE\n"
     "                 (sequential, or -r random, reads or -w writes of bs bytes; -S flush at end)\n"
     "SIZE accepts K, M, G, T suffixes (bytes without one).\n";
 
@@ -460,12 +461,39 @@ static int cmd_map(int argc, char **argv)
     return 0;
 }
 
+struct bench_job {
+    struct blk_image *img;
+    uint64_t bs, count, slots, seed;
+    int wr, rnd, r;
+};
+
+static void *bench_thread(void *arg)
+{
+    struct bench_job *j = arg;
+    uint8_t *buf = atoll_malloc(j->bs);
+    memset(buf, 0x5a, j->bs);
+    uint64_t x = j->seed | 1;
+    for (uint64_t i = 0; i < j->count && j->r == 0; i++) {
+        uint64_t slot = (j->seed * 7919 + i) % j->slots;
+        if (j->rnd) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            slot = x % j->slots;
+        }
+        j->r = j->wr ? blk_write(j->img, buf, slot * j->bs, j->bs)
+                     : blk_read(j->img, buf, slot * j->bs, j->bs);
+    }
+    free(buf);
+    return NULL;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     enum blk_format f = BLK_FORMAT_AUTO;
     int c, wr = 0, rnd = 0, sync_end = 0;
-    uint64_t bs = 4096, count = 100000, v;
-    while ((c = getopt(argc, argv, "f:wrb:c:S")) != -1) {
+    uint64_t bs = 4096, count = 100000, threads = 1, v;
+    while ((c = getopt(argc, argv, "f:wrb:c:St:")) != -1) {
         switch (c) {
         case 'f': if (parse_fmt(optarg, &f) < 0) return 1; break;
         case 'w': wr = 1; break;
@@ -484,6 +512,12 @@ static int cmd_bench(int argc, char **argv)
                 return 1;
             }
             break;
+        case 't':
+            if (atoll_parse_u64(optarg, 10, &threads) < 0 || threads == 0 || threads > 64) {
+                fprintf(stderr, "atoll-img: bad thread count '%s' (1..64)\n", optarg);
+                return 1;
+            }
+            break;
         default: fputs(usage, stderr); return 1;
         }
     }
@@ -495,38 +529,38 @@ static int cmd_bench(int argc, char **argv)
     struct atoll_err err = ATOLL_ERR_INIT;
     if (blk_open(argv[optind], f, wr ? BLK_OPEN_RDWR : 0, &img, &err) < 0)
         return fail(&err);
-    uint64_t size = blk_get_size(img), slots = size / bs;
+    uint64_t slots = blk_get_size(img) / bs;
     if (slots == 0) {
         fprintf(stderr, "atoll-img: image smaller than one block\n");
         blk_close(img);
         return 1;
     }
-    uint8_t *buf = atoll_malloc(bs);
-    memset(buf, 0x5a, bs);
-    uint64_t x = 88172645463325252ULL, t0 = atoll_now_ns();
+    struct bench_job jobs[64];
+    pthread_t th[64];
+    uint64_t t0 = atoll_now_ns();
+    for (uint64_t i = 0; i < threads; i++) {
+        jobs[i] = (struct bench_job){img, bs, count / threads, slots, 88172645463325252ULL + i,
+                                     wr, rnd, 0};
+        pthread_create(&th[i], NULL, bench_thread, &jobs[i]);
+    }
     int r = 0;
-    for (uint64_t i = 0; i < count && r == 0; i++) {
-        uint64_t slot = i % slots;
-        if (rnd) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            slot = x % slots;
-        }
-        r = wr ? blk_write(img, buf, slot * bs, bs) : blk_read(img, buf, slot * bs, bs);
+    for (uint64_t i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        if (jobs[i].r < 0)
+            r = jobs[i].r;
     }
     if (r == 0 && sync_end)
         r = blk_flush(img);
     double secs = (double)(atoll_now_ns() - t0) / 1e9;
-    free(buf);
     blk_close(img);
     if (r < 0) {
         fprintf(stderr, "atoll-img: I/O failed: %s\n", strerror(-r));
         return 1;
     }
-    printf("%s %s %" PRIu64 " x %" PRIu64 " bytes: %.3f s, %.0f IOPS, %.1f MiB/s\n",
-           rnd ? "random" : "sequential", wr ? "write" : "read", count, bs, secs,
-           (double)count / secs, (double)count * (double)bs / secs / 1048576.0);
+    uint64_t done = count / threads * threads;
+    printf("%s %s %" PRIu64 " x %" PRIu64 " bytes, %" PRIu64 " threads: %.3f s, %.0f IOPS, "
+           "%.1f MiB/s\n", rnd ? "random" : "sequential", wr ? "write" : "read", done, bs,
+           threads, secs, (double)done / secs, (double)done * (double)bs / secs / 1048576.0);
     return 0;
 }
 
