@@ -7,24 +7,23 @@
  */
 #include "cpuhp.h"
 
+#include "lib.h"
+#ifndef CPUHP_HOST_TEST /* test_cpuhp builds only the pure parser on the host */
 #include "apic.h"
 #include "arch.h"
 #include "console.h"
 #include "cpu.h"
 #include "fmt.h"
-#include "lib.h"
 #include "power.h"
 #include "shell.h"
 #include "smp.h"
+#endif
 
 #define FLAG_PRESENT 1
 #define FLAG_INSERT 2
 #define FLAG_REMOVE 4
 #define FLAG_EJECT 8
 
-static struct cpuhp_info info;
-static volatile int kick;
-static struct guest *guest;
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -92,9 +91,17 @@ int cpuhp_parse_dsdt(struct cpuhp_info *hp, const uint8_t *aml, size_t len)
         const uint8_t *q = aml + i;
         if (q[0] != '_' || (q[1] != 'E' && q[1] != 'L') || hexdig(q[2]) < 0 || hexdig(q[3]) < 0)
             continue;
-        if (i < 2 || (aml[i - 2] != 0x14 && (i < 3 || aml[i - 3] != 0x14)))
+        /* MethodOp PkgLength(1 or 2 bytes) NameSeg: the body ends where the PkgLength says */
+        size_t body_end;
+        if (i >= 2 && aml[i - 2] == 0x14 && (aml[i - 1] >> 6) == 0)
+            body_end = i - 1 + aml[i - 1];
+        else if (i >= 3 && aml[i - 3] == 0x14 && (aml[i - 2] >> 6) == 1)
+            body_end = i - 2 + ((aml[i - 2] & 0x0fu) | (size_t)aml[i - 1] << 4);
+        else
             continue;
-        for (size_t j = i + 4; j + 4 <= len && j < i + 40; j++)
+        if (body_end > len)
+            body_end = len;
+        for (size_t j = i + 4; j + 4 <= body_end; j++)
             if (memcmp(aml + j, "CSCN", 4) == 0) {
                 hp->gpe = (unsigned)(hexdig(q[2]) * 16 + hexdig(q[3]));
                 have_gpe = 1;
@@ -151,6 +158,10 @@ int cpuhp_parse(struct cpuhp_info *hp, uint64_t rsdp_pa, acpi_map_fn map, void *
 }
 
 #ifndef CPUHP_HOST_TEST
+static struct cpuhp_info info;
+static volatile int kick;
+static struct guest *guest;
+
 static const void *phys_map(uint64_t pa, uint64_t len, void *ctx)
 {
     (void)ctx;

@@ -94,6 +94,38 @@ int main(void)
     ok(memmem(d + 36, r32(d + 4) - 36, s5, sizeof(s5)) != NULL,
        "DSDT has Name(_S5, Package(){5, 5, 0, 0})");
 
+    /* issue 3: fixed power button, GPE0, possible CPUs for hotplug */
+    ok(!(r32(f + 112) & (1u << 4)), "FADT PWR_BUTTON flag clear: fixed power button present");
+    ok(r32(f + 80) == 0x608 && f[92] == 4, "GPE0_BLK 0x608, length 4");
+    ok(f[220] == 1 && r64(f + 224) == 0x608 && f[221] == 32, "X_GPE0_BLK I/O 0x608, 32 bits");
+    p.nr_vcpus = 2;
+    p.max_vcpus = 4;
+    vmm_acpi_build(&p, buf, sizeof(buf), &l);
+    m = buf + l.madt;
+    uint32_t flags[4] = {0};
+    int nl = 0;
+    for (size_t o = 44; o + 2 <= r32(m + 4) && m[o + 1]; o += m[o + 1])
+        if (m[o] == 0 && nl < 4 && m[o + 2] == nl && m[o + 3] == nl)
+            flags[nl++] = r32(m + o + 4);
+    ok(nl == 4 && flags[0] == 1 && flags[1] == 1 && flags[2] == 2 && flags[3] == 2,
+       "max 4, 2 present: LAPICs 0-1 enabled, 2-3 online-capable");
+    is_int(vmm_acpi_sum(m, r32(m + 4)), 0, "hotplug MADT checksum");
+    d = buf + l.dsdt;
+    is_int(vmm_acpi_sum(d, r32(d + 4)), 0, "hotplug DSDT checksum");
+    size_t dl = r32(d + 4) - 36, ncpu = 0;
+    for (size_t o = 0; o + 9 < dl; o++)
+        ncpu += memcmp(d + 36 + o, "\x0D" "ACPI0007", 9) == 0;
+    is_int(ncpu, 4, "DSDT: one ACPI0007 processor device per possible vCPU");
+    static const uint8_t prst[] = {0x5B, 0x80, 'P', 'R', 'S', 'T', 0x01, 0x0B, 0xD8, 0x0C,
+                                   0x0A, 0x0C};
+    ok(memmem(d + 36, dl, prst, sizeof(prst)) != NULL,
+       "DSDT: OperationRegion(PRST, SystemIO, 0x0CD8, 12)");
+    ok(memmem(d + 36, dl, "_E02", 4) && memmem(d + 36, dl, "CSCN", 4) &&
+       memmem(d + 36, dl, "_EJ0", 4) && memmem(d + 36, dl, "_MAT", 4),
+       "DSDT: _E02, CSCN, _EJ0, _MAT");
+    ok(memmem(d + 36, dl, s5, sizeof(s5)) != NULL, "hotplug DSDT keeps _S5");
+    p.max_vcpus = 0;
+
     p.nr_vcpus = 254;
     ok(vmm_acpi_build(&p, buf, sizeof(buf), &l) > 0, "254 vCPUs fit");
     is_int(vmm_acpi_sum(buf + l.madt, r32(buf + l.madt + 4)), 0, "254-vCPU MADT checksum");
@@ -110,6 +142,21 @@ int main(void)
         ok(iasl_ok(dir, "apic", buf + l.madt), "iasl -d disassembles the MADT");
         ok(iasl_ok(dir, "dsdt", buf + l.dsdt), "iasl -d disassembles the DSDT");
         ok(iasl_ok(dir, "xsdt", buf + l.xsdt), "iasl -d disassembles the XSDT");
+        /* issue 3: the biggest DSDT (254 possible CPUs) disassembles and compiles back */
+        p.nr_vcpus = 1;
+        p.max_vcpus = 254;
+        ok(vmm_acpi_build(&p, buf, sizeof(buf), &l) > 0, "1 of 254 vCPUs: tables fit");
+        ok(iasl_ok(dir, "hpdsdt", buf + l.dsdt), "iasl -d disassembles the 254-CPU DSDT");
+        ok(iasl_ok(dir, "hpapic", buf + l.madt), "iasl -d disassembles the 254-CPU MADT");
+        char rt[800];
+        snprintf(rt, sizeof(rt), "cd %s && grep -q 'Device (C0FD)' hpdsdt.dsl && "
+                 "grep -q 'Method (_E02' hpdsdt.dsl && grep -q 'Notify (C0FD, Arg1)' hpdsdt.dsl "
+                 "&& iasl -p hprt hpdsdt.dsl >hprt.log 2>&1 && "
+                 "grep -q 'Compilation successful. 0 Errors, 0 Warnings' hprt.log", dir);
+        ok(system(rt) == 0, "the disassembled DSDT has C0FD, _E02, the notify, and iasl "
+           "compiles it back with 0 errors, 0 warnings");
+        snprintf(rt, sizeof(rt), "grep -q 'Runtime Online Capable : 1' %s/hpapic.dsl", dir);
+        ok(system(rt) == 0, "iasl decodes the online-capable LAPICs");
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "grep -q '_S5_' %s/dsdt.dsl", dir);
         ok(system(cmd) == 0, "disassembled DSDT names _S5_");
