@@ -276,9 +276,52 @@ int ts_dm_db_sync(struct ts_dm_db *db, struct atoll_err *err)
     return 0;
 }
 
+/*
+ * The datamodel version that last wrote the store, kept as object ("_meta",
+ * "schema"): a store written by a newer datamodel is refused (this build would
+ * drop the fields it does not know when rewriting records); an older one is
+ * marked as ours from now on (its records load with defaults for new fields).
+ */
+static int check_schema(struct ts_store *st, struct atoll_err *err)
+{
+    struct ts_store_obj o;
+    uint64_t have = 0, rev = TS_STORE_REV_ABSENT;
+    int rc = ts_store_get(st, "_meta", "schema", &o, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        if (atoll_parse_u64(o.data, 10, &have) < 0)
+            have = 0;
+        rev = o.mod_rev;
+        ts_store_obj_fini(&o);
+    }
+    if (have > TS_DM_SCHEMA_VERSION) {
+        ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "the object store was written by a newer Atoll");
+        atoll_err_detail(err, "store datamodel version %llu, this build knows up to %d: upgrade",
+                         (unsigned long long)have, TS_DM_SCHEMA_VERSION);
+        return -1;
+    }
+    if (have == TS_DM_SCHEMA_VERSION)
+        return 0;
+    char v[24];
+    snprintf(v, sizeof(v), "%d", TS_DM_SCHEMA_VERSION);
+    struct ts_store_txn *t = ts_store_txn_new(st);
+    ts_store_txn_put(t, "_meta", "schema", v, strlen(v), rev);
+    rc = ts_store_txn_commit(t, NULL, NULL, err);
+    ts_store_txn_free(t);
+    if (rc == 1) /* another host did it meanwhile: check again */
+        return check_schema(st, err);
+    if (rc == 0 && have)
+        log_info("object store upgraded from datamodel version %llu to %d",
+                 (unsigned long long)have, TS_DM_SCHEMA_VERSION);
+    return rc;
+}
+
 int ts_dm_db_open(struct ts_store *st, struct ts_dm_db **out, struct atoll_err *err)
 {
     ts_dm_init();
+    if (check_schema(st, err) < 0)
+        return -1;
     struct ts_dm_db *db = atoll_calloc(1, sizeof(*db));
     db->st = st;
     /* writers first: a stream of get_all_records readers must not starve syncs and commits */

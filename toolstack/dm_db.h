@@ -22,7 +22,11 @@
 struct ts_dm_db;
 struct ts_dm_txn;
 
-/* Loads every object of the store (which the caller keeps open and owns). 0 or -1. */
+/*
+ * Loads every object of the store (which the caller keeps open and owns). A
+ * store last written by a newer datamodel (TS_DM_SCHEMA_VERSION) is refused
+ * with INTERNAL_ERROR; an older one is marked current. 0 or -1.
+ */
 int ts_dm_db_open(struct ts_store *st, struct ts_dm_db **out, struct atoll_err *err);
 void ts_dm_db_close(struct ts_dm_db *db); /* NULL is a no-op; does not close the store */
 struct ts_store *ts_dm_db_store(struct ts_dm_db *db);

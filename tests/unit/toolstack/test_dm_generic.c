@@ -341,6 +341,33 @@ static void test_concurrency_persistence(void)
     is_int(atoll_value_get_int(after) - atoll_value_get_int(before), 800,
            "4 threads x 200 read-modify-write transactions lose no update");
 
+    /* the datamodel version stored with the data */
+    struct ts_store_obj so;
+    ok(ts_store_get(st, "_meta", "schema", &so, &err) == 1 && atoi(so.data) == TS_DM_SCHEMA_VERSION,
+       "the store records the datamodel version");
+    struct ts_store_txn *t = ts_store_txn_new(st);
+    ts_store_txn_put(t, "_meta", "schema", "999", 3, so.mod_rev);
+    ts_store_txn_commit(t, NULL, NULL, &err);
+    ts_store_txn_free(t);
+    ts_store_obj_fini(&so);
+    struct ts_dm_db *newer = NULL;
+    ok(ts_dm_db_open(st, &newer, &err) < 0 && err.code == ATOLL_E_INTERNAL_ERROR,
+       "a store written by a newer datamodel is refused");
+    atoll_err_clear(&err);
+    ts_store_get(st, "_meta", "schema", &so, &err);
+    t = ts_store_txn_new(st);
+    ts_store_txn_put(t, "_meta", "schema", "1", 1, so.mod_rev);
+    ts_store_txn_commit(t, NULL, NULL, &err);
+    ts_store_txn_free(t);
+    ts_store_obj_fini(&so);
+    struct ts_dm_db *older = NULL;
+    ok(ts_dm_db_open(st, &older, &err) == 0 &&
+           ts_store_get(st, "_meta", "schema", &so, &err) == 1 &&
+           atoi(so.data) == TS_DM_SCHEMA_VERSION,
+       "an older one is upgraded in place");
+    ts_store_obj_fini(&so);
+    ts_dm_db_close(older);
+
     /* a second cache over the same store sees everything; so does a reopen */
     ATOLL_AUTOVALUE mine = call(VM, "get_all_records", &err, 0);
     ts_dm_db_close(db);
