@@ -41,7 +41,7 @@ struct vnet_dev {
     uint64_t common, notify, devcfg, isr;
     uint32_t mult;
     uint8_t mac[6];
-    int ready, has_status;
+    int ready, has_status, msix;
     uint8_t *mem; /* two queues, then the receive and transmit buffers */
     struct vqg rx, tx;
     uint8_t *rxbuf, *txbuf;
@@ -193,13 +193,13 @@ static int vnet_setup(struct guest *g, struct vnet_dev *d)
     memset(d->mem, 0, 2 * QMEM);
     d->rxbuf = d->mem + 2 * QMEM;
     d->txbuf = d->rxbuf + QSZ * BUF;
-    int msix = msix_setup(d) == 0;
+    int msix = d->msix = msix_setup(d) == 0;
     if (msix)
         w16(c + 0x10, 0); /* config changes on entry 0 */
     if (queue_setup(d, 0, &d->rx, d->mem, msix ? 0 : 0xFFFF) < 0 ||
-        queue_setup(d, 1, &d->tx, d->mem + QMEM, 0xFFFF) < 0)
+        queue_setup(d, 1, &d->tx, d->mem + QMEM, msix ? 0 : 0xFFFF) < 0)
         return -5;
-    d->tx.avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT: transmit completions are polled */
+    d->tx.avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT: completions polled, unless the ring fills */
     for (unsigned i = 0; i < QSZ; i++) {
         d->rx.desc[i] = (struct vdesc){(uintptr_t)(d->rxbuf + i * BUF), BUF, 2, 0};
         d->rx.avail[2 + i] = (uint16_t)i;
@@ -283,12 +283,21 @@ int vnet_send_ex(struct vnet_dev *d, const void *frame, unsigned len, int more)
         return -1;
     tx_reclaim(d);
     if (!d->nfree) {
+        /* ring full: sleep until the device's completion interrupt (as Linux stops its
+         * queue) rather than spin, leaving the host CPU to the device's thread */
+        d->tx.avail[0] = 0;
+        mb();
         w16(d->tx.notify, 0); /* make sure the device looks */
         uint64_t end = timer_now_ns() + 1000000000ULL;
+        tx_reclaim(d);
         while (!d->nfree && timer_now_ns() < end) {
-            cpu_relax();
+            if (d->msix)
+                cpu_idle();
+            else
+                cpu_relax();
             tx_reclaim(d);
         }
+        d->tx.avail[0] = 1;
         if (!d->nfree)
             return -1;
     }
