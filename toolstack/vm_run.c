@@ -26,6 +26,7 @@
 
 #include "atoll/log.h"
 #include "atoll/util.h"
+#include "vm_cgroup.h"
 #include "vmm_client.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -215,6 +216,8 @@ static void *watch(void *arg)
             }
         }
     }
+    if (!detach)
+        ts_vm_cgroup_remove(rt->uuid);
     pthread_mutex_lock(&ts_vm_state_lock);
     rt->watching = 0;
     if (rt->detach) {
@@ -359,6 +362,10 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
         ATOLL_ERR(err, ATOLL_E_INVALID_VALUE, "VCPUs_params:mask", mask);
         return -1;
     }
+    int64_t weight, cap;
+    if (ts_vm_cgroup_parse(map_get(rec, "VCPUs_params", "weight"),
+                           map_get(rec, "VCPUs_params", "cap"), &weight, &cap, err) < 0)
+        return -1;
     if (strlen(field_str(rec, "PV_args")) > 4095) {
         ATOLL_ERR(err, ATOLL_E_INVALID_VALUE, "PV_args", "longer than 4095 bytes");
         return -1;
@@ -430,11 +437,8 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
     }
     if (mask && *mask)
         apply_mask(rt, mask);
-    const char *weight = map_get(rec, "VCPUs_params", "weight");
-    const char *cap = map_get(rec, "VCPUs_params", "cap");
-    if ((weight && *weight) || (cap && *cap))
-        log_info("VM %s: VCPUs_params weight/cap recorded but not enforced (no CPU scheduler "
-                 "control in atoll-vmm yet)", rt->uuid);
+    ts_vm_cgroup_remove(rt->uuid); /* a stale one from an earlier run */
+    ts_vm_cgroup_apply(rt->uuid, pid, weight, cap);
     ts_vm_state_ensure_console(rt);
     return 0;
 }

@@ -19,6 +19,7 @@
  * serial console when the VMM has no ACPI shutdown/reboot command, default "poweroff" /
  * "reboot", the test guest's shell). Exits nobody asked for follow actions_after_shutdown,
  * actions_after_reboot and actions_after_crash (restart at most 3 crashes a minute).
+ * VCPUs_params: mask pins the vCPU threads; weight/cap go to a per-VM CPU cgroup (vm_cgroup.h).
  * CONSOLE: GET|CONNECT /console?ref=<VM or console ref>|uuid=...&session_id=... streams it
  * (raw after the headers for HTTP/1.0, chunked for 1.1); POST the same URL to type (vm_console.c).
  */

@@ -380,13 +380,32 @@ def run(d, api, kernel, pids):
     api.call("VM.destroy", kb)
 
     # 2 vCPUs pinned with VCPUs_params mask; bad sizes and masks refused
+    params = {"mask": "0", "weight": "512", "cap": "50"}
     pin = new_vm(api, kernel, "pinned", extra={"VCPUs_max": "2", "VCPUs_at_startup": "2",
-                                               "VCPUs_params": {"mask": "0"}})
+                                               "VCPUs_params": params})
     api.call("VM.start", pin, False, False)
     pids.append(int(api.call("VM.get_domid", pin)))
     m = api.call("VM_metrics.get_record", api.call("VM.get_metrics", pin))
     t.is_eq(int(m["VCPUs_number"]), 2, "2 vCPUs at startup: VM_metrics.VCPUs_number 2")
-    t.is_eq(m["VCPUs_params"], {"mask": "0"}, "VM_metrics.VCPUs_params as applied")
+    t.is_eq(m["VCPUs_params"], params, "VM_metrics.VCPUs_params as applied")
+    puuid = api.call("VM.get_uuid", pin)
+    ppid = int(api.call("VM.get_domid", pin))
+    with open(f"/proc/{ppid}/cgroup") as f:
+        cg = [ln.strip() for ln in f if f"atoll/vm-{puuid}" in ln]
+    v2 = f"/sys/fs/cgroup/atoll/vm-{puuid}"
+    v1 = f"/sys/fs/cgroup/cpu/atoll/vm-{puuid}"
+    if os.path.exists(v2 + "/cpu.weight"):
+        with open(v2 + "/cpu.weight") as f1, open(v2 + "/cpu.max") as f2:
+            got = (f1.read().strip(), f2.read().strip())
+        t.ok(cg and got == ("200", "50000 100000"),
+             f"weight 512 / cap 50: VMM in its cgroup v2, cpu.weight/cpu.max {got}")
+    elif os.path.exists(v1 + "/cpu.shares"):
+        with open(v1 + "/cpu.shares") as f1, open(v1 + "/cpu.cfs_quota_us") as f2:
+            got = (f1.read().strip(), f2.read().strip())
+        t.ok(cg and got == ("2048", "50000"),
+             f"weight 512 / cap 50: VMM in its cgroup v1, cpu.shares/cfs_quota_us {got}")
+    else:
+        t.skip("VCPUs_params weight/cap", "no writable CPU cgroup controller on this host")
     ctl = os.path.join(d.state, "vms", api.call("VM.get_uuid", pin), "control.sock")
     ans = vmm_command(ctl, "query vcpus")
     m = re.search(r"tids=([0-9,]+)", ans)
@@ -398,6 +417,10 @@ def run(d, api, kernel, pids):
     t.ok(len(tids) == 2 and allowed == ["0", "0"],
          f"VCPUs_params mask=0 pinned both vCPU threads ({allowed})")
     api.call("VM.hard_shutdown", pin)
+    t.ok(not os.path.exists(v2) and not os.path.exists(v1), "its cgroup is gone with the VMM")
+    api.call("VM.set_VCPUs_params", pin, {"weight": "heavy"})
+    e = api.err("VM.start", pin, False, False)
+    t.is_eq(e, ["INVALID_VALUE", "VCPUs_params:weight", "heavy"], "a malformed weight is refused")
     api.call("VM.set_VCPUs_params", pin, {"mask": "zero"})
     e = api.err("VM.start", pin, False, False)
     t.is_eq(e, ["INVALID_VALUE", "VCPUs_params:mask", "zero"], "a malformed mask is refused")
