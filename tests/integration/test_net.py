@@ -3,7 +3,8 @@
 namespace, driven by the test guest's driver (tests/guest/vnet.c, netstack.c):
 
 - VM A gets its TAP as an fd opened by the test (--net fd=N, the VMM stays outside the
-  namespace, as under atolld); VM B opens its TAP by name inside the namespace (--net tap=).
+  namespace, as under atolld); VM B opens its two TAPs by name inside the namespace
+  (--net tap=, two NICs, one per subnet).
 - MACs as configured: the guest reads them from config space, the host sees them in
   `ip neigh` and the bridge's fdb; `nic N` on the control socket reports them.
 - The host pings VM A from the namespace; VM A pings VM B across the bridge; UDP from A to B.
@@ -42,11 +43,14 @@ for spec, want in (("tap=x,fd=3", "exactly one of fd=N and tap=NAME"),
     t.ok(st in (1, 2) and want in err, f"--net {spec}: refused ({err.strip()[-90:]})")
 
 ns = n.Netns("net", "10.77.0.1")
-MAC_A, MAC_B = "52:54:00:a7:00:0a", "52:54:00:a7:00:0b"
+MAC_A, MAC_B, MAC_B2 = "52:54:00:a7:00:0a", "52:54:00:a7:00:0b", "52:54:00:a7:01:0b"
 fd_a = ns.tap_fd("atap0")
 ns.tap_named("atap1")
+ns.tap_named("atap2")
+ns.sh("ip", "addr", "add", "10.77.1.1/24", "dev", "br0")  # a second subnet for B's second NIC
 a = n.vmm_in_netns(None, img, extra=["--net", f"fd={fd_a},mac={MAC_A}"], pass_fds=[fd_a])
-b = n.vmm_in_netns(ns, img, extra=["--net", f"tap=atap1,mac={MAC_B}"])
+b = n.vmm_in_netns(ns, img, extra=["--net", f"tap=atap1,mac={MAC_B}",
+                                   "--net", f"tap=atap2,mac={MAC_B2}"])
 os.close(fd_a)  # the VMM holds its own copy
 ns.fds.remove(fd_a)
 for name, m in (("A", a), ("B", b)):
@@ -79,11 +83,20 @@ t.ok(feat & (1 << 32) and feat & (1 << 5) and feat & (1 << 16),
 t.is_eq(a.ctl("nics"), "OK count=1", "nics")
 t.is_eq(cmd(a, "net ip 10.77.0.2/24", "net ip nic="), "net ip nic=0 addr=10.77.0.2/24", "A: address")
 t.is_eq(cmd(b, "net ip 10.77.0.3/24", "net ip nic="), "net ip nic=0 addr=10.77.0.3/24", "B: address")
+t.is_eq(b.ctl("nics"), "OK count=2", "VM B has two NICs")
+lb2 = cmd(b, "net", "net nic=1")
+t.ok(f"mac={MAC_B2} link=up" in lb2, f"guest B's second NIC has its own MAC ({lb2})")
+t.is_eq(cmd(b, "net ip 10.77.1.3/24 1", "net ip nic="), "net ip nic=1 addr=10.77.1.3/24",
+        "B: address on its second NIC")
 
 ok, tail = host_ping("10.77.0.2")
 t.ok(ok, f"host namespace pings VM A (fd-passed TAP): {tail}")
 ok, tail = host_ping("10.77.0.3")
 t.ok(ok, f"host namespace pings VM B (TAP opened by name): {tail}")
+ok, tail = host_ping("10.77.1.3")
+t.ok(ok, f"host namespace pings VM B's second NIC: {tail}")
+st = b.ctl("nic-stats 1") or ""
+t.ok(re.search(r"tx_packets=[1-9]", st) is not None, f"the replies left through NIC 1 ({st[:80]})")
 neigh = ns.sh("ip", "neigh", "show", "dev", "br0", check=False).stdout
 t.ok(f"10.77.0.2 lladdr {MAC_A}" in neigh and f"10.77.0.3 lladdr {MAC_B}" in neigh,
      f"host's neighbour table holds both configured MACs ({' '.join(neigh.split())[:160]})")
