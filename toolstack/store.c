@@ -278,6 +278,26 @@ void ts_store_txn_free(struct ts_store_txn *t)
     free(t);
 }
 
+int ts_store_put(struct ts_store *st, const char *cls, const char *ref, const char *data,
+                 size_t len, uint64_t expect_rev, uint64_t *new_rev, struct atoll_err *err)
+{
+    struct ts_store_txn *t = ts_store_txn_new(st);
+    ts_store_txn_put(t, cls, ref, data, len, expect_rev);
+    int rc = ts_store_txn_commit(t, new_rev, NULL, err);
+    ts_store_txn_free(t);
+    return rc;
+}
+
+int ts_store_delete(struct ts_store *st, const char *cls, const char *ref, uint64_t expect_rev,
+                    uint64_t *new_rev, struct atoll_err *err)
+{
+    struct ts_store_txn *t = ts_store_txn_new(st);
+    ts_store_txn_delete(t, cls, ref, expect_rev);
+    int rc = ts_store_txn_commit(t, new_rev, NULL, err);
+    ts_store_txn_free(t);
+    return rc;
+}
+
 int ts_store_changes(struct ts_store *st, uint64_t since, const char *cls,
                      struct ts_store_changes *out, struct atoll_err *err)
 {

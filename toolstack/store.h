@@ -90,6 +90,16 @@ void ts_store_obj_fini(struct ts_store_obj *o);
 void ts_store_objs_free(struct ts_store_obj *v, size_t n);
 
 /*
+ * Single-object writes (a one-operation transaction): put (create or replace)
+ * and delete, with the same expected-revision rules and results as
+ * ts_store_txn_commit (0, 1 on a failed compare, -1 on error). new_rev may be NULL.
+ */
+int ts_store_put(struct ts_store *st, const char *cls, const char *ref, const char *data,
+                 size_t len, uint64_t expect_rev, uint64_t *new_rev, struct atoll_err *err);
+int ts_store_delete(struct ts_store *st, const char *cls, const char *ref, uint64_t expect_rev,
+                    uint64_t *new_rev, struct atoll_err *err);
+
+/*
  * Transactions: collect puts and deletes, then commit them atomically. Each
  * operation carries the revision the caller expects the object to have:
  * TS_STORE_REV_ANY (no check), TS_STORE_REV_ABSENT (must not exist), or an

@@ -200,7 +200,17 @@ static void test_wait(void)
     struct atoll_err err = ATOLL_ERR_INIT;
     pthread_t th;
 
+    struct ts_store_obj o;
     ts_store_open(dbpath, "sync=normal", &st, &err);
+    /* single-object helpers */
+    uint64_t pr = 0;
+    ok(ts_store_put(st, "VM", "OpaqueRef:single", "s", 1, TS_STORE_REV_ABSENT, &pr, &err) == 0 &&
+           pr == ts_store_revision(st), "ts_store_put creates");
+    is_int(ts_store_delete(st, "VM", "OpaqueRef:single", pr + 7, NULL, &err), 1,
+           "ts_store_delete with a wrong revision is a compare failure");
+    ok(ts_store_delete(st, "VM", "OpaqueRef:single", pr, NULL, &err) == 0 &&
+           ts_store_get(st, "VM", "OpaqueRef:single", &o, &err) == 0, "ts_store_delete deletes");
+
     uint64_t r0 = ts_store_revision(st);
     is_int(ts_store_wait(st, r0, 0), r0, "wait with timeout 0 returns at once");
     is_int(ts_store_wait(st, r0, 30), r0, "wait times out with no commit");
