@@ -35,6 +35,8 @@ const char vmm_config_usage[] =
     "                         qcow2][,readonly=on][,serial=S][,poll=on][,poll_us=N]\n"
     "  --net SPEC             virtio-net NIC on a TAP, repeatable (up to 8): fd=N|tap=NAME\n"
     "                         [,mac=52:54:00:12:34:56][,link=up|down]\n"
+    "  --balloon on|off       virtio-balloon (default on) [,stats=SECONDS][,deflate_on_oom=on]\n"
+    "  --vsock cid=N,uds=PATH virtio-vsock guest channel, host sockets PATH and PATH_<port>\n"
     "  --config FILE          read key=value options (same names) from FILE\n"
     "  -h, --help             this text;  -V, --version  the version\n"
     "exit status: 0 poweroff, 1 startup failure, 2 usage error, 3 reboot, 4 triple fault,\n"
@@ -65,6 +67,8 @@ static const struct opt opts[] = {
     {"name", OPT_STR, OFF(name)},
     {"disk", OPT_DISK, 0},
     {"net", OPT_NET, 0}, /* virtio-net */
+    {"balloon", OPT_STR, OFF(balloon)}, /* balloon: */
+    {"vsock", OPT_STR, OFF(vsock)},     /* vsock: */
     {"config", OPT_FILE, 0},
     {"help", OPT_FLAG, OFF(show_help)},
     {"version", OPT_FLAG, OFF(show_version)},
@@ -93,6 +97,8 @@ void vmm_config_fini(struct vmm_config *cfg)
         free(cfg->disks[i]);
     for (unsigned i = 0; i < cfg->nnets; i++) /* virtio-net */
         free(cfg->nets[i]);
+    free(cfg->balloon); /* balloon: */
+    free(cfg->vsock);   /* vsock: */
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -31,6 +31,8 @@ struct vmm_config {
     unsigned ndisks;
     char *nets[8];         /* virtio-net: --net specs in order (hypervisor/virtio/net.h) */
     unsigned nnets;
+    char *balloon;         /* balloon: --balloon on|off[,...] (virtio/balloon.h), NULL = on */
+    char *vsock;           /* vsock: --vsock cid=N,uds=PATH (virtio/vsock.h), NULL = none */
     int show_help, show_version;
 };
 

@@ -111,8 +111,9 @@ static void cmd_help(struct vmm_control *c, char *arg, char *out, size_t outlen)
 {
     snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit,"
              "shutdown,reboot,cpu-add,cpu-remove,vcpus,pin," /* issue 3 */
-             "disks,disk,disk-stats,disk-poll,nics,nic,nic-stats,nic-link "
-             "queries=vcpus,memory,state,exit-reason,regs");
+             "disks,disk,disk-stats,disk-poll,nics,nic,nic-stats,nic-link,"
+             "balloon " /* balloon: */
+             "queries=vcpus,memory,state,exit-reason,regs,balloon,vsock");
 }
 
 static void kvx(char *out, size_t outlen, const char *key, unsigned long long v)
@@ -189,6 +190,9 @@ static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen
         } else {
             vmm_control_kv(out, outlen, "status", "none");
         }
+    } else if (strcmp(arg, "balloon") == 0 || strcmp(arg, "vsock") == 0) { /* balloon: vsock: */
+        vdevs_control(vm->vdevs, arg[0] == 'b' ? "query-balloon" : "query-vsock", NULL, out,
+                      outlen);
     } else if (strncmp(arg, "regs", 4) == 0 && (arg[4] == ' ' || arg[4] == '\0')) {
         query_regs(c, arg + 4, out, outlen);
     } else {
@@ -261,6 +265,12 @@ static void cmd_pin(struct vmm_control *c, char *arg, char *out, size_t outlen)
     vmm_hotplug_control(c->vm, "pin", arg, out, outlen);
 }
 
+/* balloon: the guest's memory target (hypervisor/virtio/balloon.h) */
+static void cmd_balloon(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "balloon", arg, out, outlen);
+}
+
 static const struct {
     const char *name;
     cmd_fn fn;
@@ -276,6 +286,7 @@ static const struct {
     {"vcpus", cmd_vcpus, 1}, {"pin", cmd_pin, 1},
     {"nics", cmd_nics, 0},       {"nic", cmd_nic, 1},         /* virtio-net */
     {"nic-stats", cmd_nic_stats, 1}, {"nic-link", cmd_nic_link, 1},
+    {"balloon", cmd_balloon, 1}, /* balloon: */
 };
 
 void vmm_control_execute(struct vmm_control *c, const char *line, char *out, size_t outlen)

@@ -180,6 +180,12 @@ static int build(struct machine *m, const struct vmm_config *cfg, const char *kv
     for (unsigned i = 0; i < cfg->nnets; i++) /* virtio-net: one NIC per --net */
         if (vdevs_add_nic(vm->vdevs, cfg->nets[i], errbuf, errlen) < 0)
             return -1;
+    /* balloon: on unless --balloon off */
+    if (vdevs_add_balloon(vm->vdevs, cfg->balloon, vm->mem.size, errbuf, errlen) < 0)
+        return -1;
+    /* vsock: the guest channel with --vsock */
+    if (cfg->vsock && vdevs_add_vsock(vm->vdevs, cfg->vsock, errbuf, errlen) < 0)
+        return -1;
 
     vmm_uart_init(&vm->uart, uart_out, uart_irq, vm);
     m->uart_ready = 1;

@@ -20,6 +20,8 @@
 #include "atoll/util.h"
 #include "blk.h"
 #include "net.h" /* virtio-net */
+#include "balloon.h" /* balloon: */
+#include "vsock.h"   /* vsock: */
 #include "pci.h"
 
 #define VDEVS_IRQCHIP_GSIS 24  /* IOAPIC pins; PIC on 0..15 */
@@ -39,6 +41,8 @@ struct vdevs {
     struct vdev_blk *disks[VDEVS_MAX_DISKS];
     unsigned nnics; /* virtio-net */
     struct vdev_net *nics[VDEVS_MAX_NICS];
+    struct vdev_balloon *balloon; /* balloon: NULL with --balloon off */
+    struct vdev_vsock *vsock;     /* vsock: NULL without --vsock */
 };
 
 /* Rebuilds and installs the whole routing table (KVM replaces it). gsi_lock held. */
@@ -207,6 +211,8 @@ void vdevs_free(struct vdevs *v)
         vdev_blk_free(v->disks[i]);
     for (unsigned i = 0; i < v->nnics; i++) /* virtio-net */
         vdev_net_free(v->nics[i]);
+    vdev_balloon_free(v->balloon); /* balloon: */
+    vdev_vsock_free(v->vsock);     /* vsock: */
     pci_bus_free(v->bus);
     pthread_mutex_destroy(&v->gsi_lock);
     free(v);
@@ -270,6 +276,66 @@ int vdevs_add_nic(struct vdevs *v, const char *spec, char *errbuf, size_t errlen
     }
     v->nics[v->nnics++] = n;
     log_info("nic %u at PCI 00:%02x.0", v->nnics - 1, (unsigned)slot);
+    return 0;
+}
+
+/* balloon: / vsock: one device each, after the disks and NICs (balloon.h, vsock.h) */
+static int add_one(struct vdevs *v, struct pci_dev *pd, const char *what, char *errbuf,
+                   size_t errlen)
+{
+    unsigned k = v->ndisks + v->nnics + (v->balloon != NULL) + (v->vsock != NULL);
+    uint32_t gsi = v->vm_fd >= 0 ? intx_gsis[k % ATOLL_ARRAY_SIZE(intx_gsis)] : PCI_NO_GSI;
+    int slot = pci_bus_add(v->bus, pd, gsi);
+    if (slot < 0) {
+        snprintf(errbuf, errlen, "%s: no room on the PCI bus (slots or MMIO window)", what);
+        return -1;
+    }
+    log_info("%s at PCI 00:%02x.0", what, (unsigned)slot);
+    return 0;
+}
+
+int vdevs_add_balloon(struct vdevs *v, const char *spec, uint64_t ram_bytes, char *errbuf,
+                      size_t errlen)
+{
+    struct vdev_balloon_opts o;
+    char sub[256];
+    if (vdev_balloon_parse(spec, &o, sub, sizeof(sub)) < 0) {
+        snprintf(errbuf, errlen, "--balloon %s: %s", spec, sub);
+        return -1;
+    }
+    if (!o.enabled || v->balloon)
+        return 0;
+    struct vdev_balloon *b = vdev_balloon_new(&o, &v->gm, ram_bytes, errbuf, errlen);
+    if (!b || add_one(v, vdev_balloon_pci(b), "balloon", errbuf, errlen) < 0) {
+        vdev_balloon_free(b);
+        return -1;
+    }
+    v->balloon = b;
+    return 0;
+}
+
+int vdevs_add_vsock(struct vdevs *v, const char *spec, char *errbuf, size_t errlen)
+{
+    struct vdev_vsock_opts o;
+    char sub[256];
+    if (v->vsock) {
+        snprintf(errbuf, errlen, "--vsock %s: only one vsock device per VM", spec);
+        return -1;
+    }
+    if (vdev_vsock_parse(spec, &o, sub, sizeof(sub)) < 0) {
+        snprintf(errbuf, errlen, "--vsock %s: %s", spec, sub);
+        return -1;
+    }
+    struct vdev_vsock *s = vdev_vsock_new(&o, &v->gm, sub, sizeof(sub));
+    if (!s) {
+        snprintf(errbuf, errlen, "--vsock %s: %s", spec, sub);
+        return -1;
+    }
+    if (add_one(v, vdev_vsock_pci(s), "vsock", errbuf, errlen) < 0) {
+        vdev_vsock_free(s);
+        return -1;
+    }
+    v->vsock = s;
     return 0;
 }
 
@@ -356,6 +422,10 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
     struct vdev_blk *b;
     if (!strncmp(cmd, "nic", 3)) /* virtio-net: nics, nic, nic-stats, nic-link (net.h) */
         return vdev_net_control(v ? v->nics : NULL, v ? v->nnics : 0, cmd, arg, out, outlen);
+    if (!strncmp(cmd, "balloon", 7) || !strcmp(cmd, "query-balloon")) /* balloon: */
+        return vdev_balloon_control(v ? v->balloon : NULL, cmd, arg, out, outlen);
+    if (!strncmp(cmd, "vsock", 5) || !strcmp(cmd, "query-vsock")) /* vsock: */
+        return vdev_vsock_control(v ? v->vsock : NULL, cmd, arg, out, outlen);
     if (!strcmp(cmd, "disks")) {
         snprintf(out, outlen, "OK");
         kvn(out, outlen, "count", v ? v->ndisks : 0);

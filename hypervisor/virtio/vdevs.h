@@ -54,6 +54,16 @@ int vdevs_add_nic(struct vdevs *v, const char *spec, char *errbuf, size_t errlen
 struct vdev_net *vdevs_get_nic(struct vdevs *v, unsigned i);
 
 /*
+ * balloon: adds the virtio-balloon from the --balloon option (NULL = on; "off" adds nothing;
+ * balloon.h) for a guest of ram_bytes. vsock: adds the virtio-vsock device from --vsock
+ * ("cid=N,uds=PATH", vsock.h). 0, or -1 with a one-line message. Control commands balloon,
+ * query-balloon, vsock, query-vsock go through vdevs_control.
+ */
+int vdevs_add_balloon(struct vdevs *v, const char *spec, uint64_t ram_bytes, char *errbuf,
+                      size_t errlen);
+int vdevs_add_vsock(struct vdevs *v, const char *spec, char *errbuf, size_t errlen);
+
+/*
  * Control-socket commands for the devices; the VMM's control.c forwards them here:
  *   disks                     OK count=N
  *   disk N                    OK disk=N path=P format=F sectors=S readonly=on|off

@@ -19,6 +19,8 @@
 #include "timer.h"
 #include "vblk.h" /* virtio: the blk command (vblk.c) */
 #include "netstack.h" /* virtio-net: net, ping, netsend, netrecv (netstack.c) */
+#include "vballoon.h" /* balloon: */
+#include "vsock.h"    /* vsock: */
 
 #define MIB (1024ULL * 1024)
 #define DIRTY_CHUNK_PAGES 256 /* 1 MiB between looks at the console */
@@ -260,6 +262,10 @@ static const struct shell_cmd commands[] = {
       "virtio-blk disks (vblk.h lists the forms and outputs)", 0, 7, vblk_cmd }, /* virtio */
     { "net", "net [list|ip|stats|bad|reset] ...", "virtio-net NICs (netstack.h lists the forms)",
       0, 3, net_cmd }, /* virtio-net */
+    { "balloon", "balloon", "virtio-balloon state (the driver follows the target by itself)",
+      0, 0, vballoon_cmd }, /* balloon: */
+    { "vsock", "vsock [info|listen|echo-server|connect|send|sendbulk|recv|close|list] ...",
+      "virtio-vsock guest channel (vsock.h lists the forms)", 0, 1000, vsock_cmd }, /* vsock: */
     { "ping", "ping A.B.C.D [COUNT]", "ICMP echo: ping to=A sent=N received=M", 1, 2, ping_cmd },
     { "netsend", "netsend A.B.C.D PORT MB", "send MB MiB of UDP to A:PORT, print the rate", 3, 3,
       netsend_cmd },
@@ -332,7 +338,7 @@ void shell_run(struct guest *g, int polled)
             cmd_poweroff(g, NULL);
             con_puts("atoll> ");
         }
-        if (dirty_work() | burn_step()) {
+        if (dirty_work() | burn_step() | vballoon_poll(g) | vsock_poll(g)) { /* balloon: vsock: */
             uint64_t now = timer_now_ns();
             if (now >= next_poll) {
                 cpu_poll();
