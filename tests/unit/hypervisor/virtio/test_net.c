@@ -139,8 +139,8 @@ static void inject(const uint8_t *f, unsigned len)
         diag("AF_PACKET send: %s", strerror(errno));
 }
 
-/* Receives one of our frames from the host side within ms; returns its length or -1. */
-static long capture(uint8_t *buf, size_t size, int ms)
+/* Receives one frame of ethertype etype from the host side within ms; its length or -1. */
+static long capture_type(uint8_t *buf, size_t size, int ms, uint16_t etype)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     setsockopt(psock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -152,10 +152,133 @@ static long capture(uint8_t *buf, size_t size, int ms)
             return -1;
         if (from.sll_pkttype == PACKET_OUTGOING)
             continue; /* our own injections */
-        if (r >= 14 && buf[12] == (ETYPE >> 8) && buf[13] == (ETYPE & 0xFF))
+        if (r >= 14 && buf[12] == (etype >> 8) && buf[13] == (etype & 0xFF))
             return r;
     }
     return -1;
+}
+
+static long capture(uint8_t *buf, size_t size, int ms)
+{
+    return capture_type(buf, size, ms, ETYPE);
+}
+
+static uint16_t csum16(const uint8_t *p, unsigned len, uint32_t s)
+{
+    for (unsigned i = 0; i + 1 < len; i += 2)
+        s += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (len & 1)
+        s += (uint32_t)p[len - 1] << 8;
+    while (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16);
+    return (uint16_t)s;
+}
+
+/* An Ethernet + IPv4 + TCP frame with payload bytes, TCP checksum left partial (pseudo
+ * header only) as a GSO sender prepares it. Returns the frame length. */
+static unsigned tcp_frame(uint8_t *f, const uint8_t *dst, unsigned payload)
+{
+    memcpy(f, dst, 6);
+    memcpy(f + 6, (uint8_t[6]){0x02, 0, 0, 0, 0, 0x55}, 6);
+    f[12] = 0x08;
+    f[13] = 0x00;
+    uint8_t *ip = f + 14, *tcp = f + 34;
+    unsigned tot = 20 + 20 + payload;
+    memset(ip, 0, 40);
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)(tot >> 8);
+    ip[3] = (uint8_t)tot;
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, (uint8_t[4]){10, 0, 0, 1}, 4);
+    memcpy(ip + 16, (uint8_t[4]){10, 0, 0, 2}, 4);
+    uint16_t c = (uint16_t)~csum16(ip, 20, 0);
+    ip[10] = (uint8_t)(c >> 8);
+    ip[11] = (uint8_t)c;
+    tcp[0] = 0x04; tcp[1] = 0xD2; /* 1234 */
+    tcp[2] = 0x16; tcp[3] = 0x2E; /* 5678 */
+    tcp[7] = 1;                   /* seq */
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;               /* PSH ACK */
+    tcp[14] = 0xFF; tcp[15] = 0xFF;
+    for (unsigned i = 0; i < payload; i++)
+        tcp[20 + i] = (uint8_t)(i * 7 + 1);
+    uint8_t ph[12] = {10, 0, 0, 1, 10, 0, 0, 2, 0, 6, (uint8_t)((20 + payload) >> 8),
+                      (uint8_t)(20 + payload)};
+    uint16_t p = csum16(ph, 12, 0);
+    tcp[16] = (uint8_t)(p >> 8);
+    tcp[17] = (uint8_t)p;
+    return 14 + tot;
+}
+
+struct vnet_hdr {
+    uint8_t flags, gso_type;
+    uint16_t hdr_len, gso_size, csum_start, csum_offset, num_buffers;
+};
+
+/* Posts RX buffers 0..n-1 of size sz. */
+static void rx_buffers(unsigned n, uint32_t sz)
+{
+    for (unsigned i = 0; i < n; i++) {
+        *D(&rxq, i) = (struct vq_desc){RXBUF + i * 4096, sz, VQ_DESC_F_WRITE, 0};
+        post(&rxq, 0, (uint16_t)i);
+    }
+}
+
+/* TSO both ways: HOST_TSO4 (the guest hands the TAP one 3000-byte TCP segment with a GSO
+ * header) and GUEST_TSO4 (the host hands the guest one through mergeable buffers). */
+static void test_tso(struct vdev_net *n, int slot)
+{
+    char out[512];
+    uint32_t want = (1u << F_MAC) | (1u << F_STATUS) | (1u << F_MRG) | 1u | 2u | (1u << 7) |
+                    (1u << 11);
+    unsigned st = drv_start(slot, want);
+    ok((st & VIRTIO_S_DRIVER_OK) && !(st & VIRTIO_S_NEEDS_RESET), "restarted with TSO features");
+    vdev_net_control(&n, 1, "nic", "0", out, sizeof(out));
+    ok(strstr(out, "offloads=0x3") != NULL, "GUEST_CSUM + GUEST_TSO4 given to the TAP (%s)", out);
+    /* host TSO: one 3054-byte frame leaves as a single GSO packet (MTU is 1500) */
+    uint8_t *tx = ram.base + TXBUF;
+    unsigned len = tcp_frame(tx + 12, (uint8_t[6]){0x02, 0, 0, 0, 0, 0x66}, 3000);
+    struct vnet_hdr h = {.flags = 1, .gso_type = 1, .hdr_len = 54, .gso_size = 1448,
+                         .csum_start = 34, .csum_offset = 16};
+    memcpy(tx, &h, 12);
+    *D(&txq, 0) = (struct vq_desc){TXBUF, 12 + len, 0, 0};
+    post(&txq, 1, 0);
+    uint8_t g[8192];
+    long c = capture_type(g, sizeof(g), 2000, 0x0800);
+    ok(c == (long)len && !memcmp(g + 14, tx + 12 + 14, 40),
+       "HOST_TSO4: the host got the 3054-byte TCP segment whole (%ld bytes)", c);
+    uint32_t id, ulen;
+    next_used(&txq, 1000, &id, &ulen);
+    /* guest TSO: a GSO packet sent on the host side arrives with its header */
+    int vs = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    int one = 1;
+    struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+                              .sll_ifindex = (int)if_nametoindex("vt0")};
+    if (!ok(vs >= 0 && setsockopt(vs, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0 &&
+            bind(vs, (struct sockaddr *)&sll, sizeof(sll)) == 0, "AF_PACKET with PACKET_VNET_HDR"))
+        return;
+    uint8_t pkt[10 + 4096];
+    memcpy(pkt, &h, 10); /* struct virtio_net_hdr: no num_buffers */
+    len = tcp_frame(pkt + 10, mac, 3000);
+    rx_buffers(8, 1024);
+    ok(send(vs, pkt, 10 + len, 0) == (ssize_t)(10 + len), "GSO packet sent toward the guest");
+    close(vs);
+    uint32_t id0 = 0, l = 0, total = 0;
+    int got = next_used(&rxq, 3000, &id0, &l);
+    struct vnet_hdr r = {0};
+    if (got && id0 < 8)
+        memcpy(&r, ram.base + RXBUF + id0 * 4096, 12);
+    total = got ? l : 0;
+    for (unsigned i = 1; got && i < r.num_buffers && i < 8; i++) {
+        uint32_t idn;
+        if (next_used(&rxq, 1000, &idn, &l))
+            total += l;
+    }
+    ok(got && r.gso_type == 1 && r.gso_size == 1448 && r.num_buffers == 3 && total == 12 + len,
+       "GUEST_TSO4: one %u-byte TCP segment in %u buffers, gso_type %u gso_size %u", total,
+       r.num_buffers, r.gso_type, r.gso_size);
 }
 
 static void test_parse(void)
@@ -202,15 +325,6 @@ static void write_file(const char *path, const char *text)
         if (write(fd, text, strlen(text)) < 0) {
         }
         close(fd);
-    }
-}
-
-/* Posts RX buffers 0..n-1 of size sz. */
-static void rx_buffers(unsigned n, uint32_t sz)
-{
-    for (unsigned i = 0; i < n; i++) {
-        *D(&rxq, i) = (struct vq_desc){RXBUF + i * 4096, sz, VQ_DESC_F_WRITE, 0};
-        post(&rxq, 0, (uint16_t)i);
     }
 }
 
@@ -329,6 +443,7 @@ static void test_datapath(void)
     memcpy(&nb, ram.base + RXBUF + 4096 + 10, 2);
     ok(got && id == 1 && len == 1012 && nb == 1 && !memcmp(ram.base + RXBUF + 4096 + 12, f, 1000),
        "fitting frame received whole, num_buffers 1");
+    test_tso(n, slot);
     vdev_net_control(&n, 1, "nic-link", "0 sideways", out, sizeof(out));
     ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "nic-link bad mode: %s", out);
     vdev_net_control(&n, 1, "nic", "1", out, sizeof(out));
