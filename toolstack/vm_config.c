@@ -1,8 +1,8 @@
 /*
  * toolstack/vm_config.c - VM messages that change or query its configuration
  * rather than its power state: set_VCPUs_max/at_startup, set_memory_limits,
- * set_memory_static_range, set_memory_dynamic_range, set_memory (Halted VMs:
- * atoll-vmm has no balloon or vCPU hotplug yet), get_allowed_VBD_devices,
+ * set_memory_static_range, set_memory_dynamic_range, set_memory (Halted VMs: no
+ * balloon driving yet), set_VCPUs_number_live (vCPU hot-add/remove), get_allowed_VBD_devices,
  * get_allowed_VIF_devices, get_possible_hosts, resume_on.
  * Threads: RPC worker threads, under the VM's operation guard for writes.
  * Trust: values are client data, checked against XAPI's constraints.
@@ -143,6 +143,49 @@ static int h_set_memory(struct ts_call *call, struct atoll_value *const *params,
     return halted_update(call, ref, "changing_memory_limits", f, check_memory, err);
 }
 
+/* set_VCPUs_number_live(self, nvcpu): hot-add/remove up to VCPUs_max on a Running VM */
+static int h_set_vcpus_live(struct ts_call *call, struct atoll_value *const *params, unsigned n,
+                            struct atoll_value **result, struct atoll_err *err)
+{
+    const char *ref;
+    int64_t nv;
+    if (ts_rpc_param_ref(params, 0, "VM", &ref, err) < 0 ||
+        ts_rpc_param_int(params, 1, "nvcpu", &nv, err) < 0)
+        return -1;
+    struct ts_vm_rt *rt;
+    ATOLL_AUTOVALUE rec = NULL;
+    if (ts_vm_state_op_begin(ref, "changing_VCPUs_live", call->task_ref, &rt, &rec, err) < 0)
+        return -1;
+    const char *ps = atoll_value_struct_get_string(rec, "power_state");
+    int rc = -1;
+    char cmd[32], v[32];
+    snprintf(v, sizeof(v), "%lld", (long long)nv);
+    snprintf(cmd, sizeof(cmd), "vcpus %lld", (long long)nv);
+    if (!ps || strcmp(ps, "Running") != 0) {
+        ts_vm_state_bad_power(ref, "running", ps, err);
+    } else if (nv < 1 || nv > rec_int(rec, "VCPUs_max")) {
+        ATOLL_ERR(err, ATOLL_E_INVALID_VALUE, "nvcpu", v);
+    } else if (ts_vm_run_command(rt, cmd, err) == 0) {
+        pthread_mutex_lock(&ts_vm_state_lock);
+        rt->vcpus = (unsigned)nv;
+        pthread_mutex_unlock(&ts_vm_state_lock);
+        /* XAPI: the next boot keeps the new count */
+        ATOLL_AUTOVALUE f = atoll_value_struct();
+        atoll_value_struct_set_int(f, "VCPUs_at_startup", nv);
+        rc = ts_dm_generic_update(ts_vm_ctx.db, ts_vm_ctx.vm, ref, f, err);
+        struct atoll_value *vp = atoll_value_struct_get(rec, "VCPUs_params");
+        const char *mask = vp ? atoll_value_struct_get_string(vp, "mask") : NULL;
+        if (rc == 0 && mask && *mask)
+            ts_vm_run_apply_mask(rt, mask); /* the new vCPU threads too */
+    }
+    struct atoll_err e2 = ATOLL_ERR_INIT;
+    if (ts_vm_state_record(ref, rc == 0 ? "Running" : NULL, rt->pid > 0 ? rt : NULL, NULL, NULL,
+                           &e2) < 0)
+        atoll_err_clear(&e2);
+    ts_vm_state_op_end(rt);
+    return rc;
+}
+
 /* ---- queries ---- */
 
 static int get_rec(struct atoll_value *const *params, const char **ref,
@@ -253,6 +296,8 @@ int ts_vm_config_register(struct atoll_err *err)
          h_set_memory_dynamic_range, NULL, NULL, "session_id,self,min,max"},
         {"VM.set_memory", 3, 3, TS_ROLE_VM_POWER_ADMIN, W, h_set_memory, NULL, NULL,
          "session_id,self,value"},
+        {"VM.set_VCPUs_number_live", 3, 3, TS_ROLE_VM_POWER_ADMIN, W, h_set_vcpus_live, NULL,
+         NULL, "session_id,self,nvcpu"},
         {"VM.get_allowed_VBD_devices", 2, 2, TS_ROLE_READ_ONLY, R, h_allowed_vbd, NULL, NULL,
          "session_id,vm"},
         {"VM.get_allowed_VIF_devices", 2, 2, TS_ROLE_READ_ONLY, R, h_allowed_vif, NULL, NULL,

@@ -122,7 +122,10 @@ static int parse_mask(const char *s, cpu_set_t *set)
     return any ? 0 : -1;
 }
 
-/* Thread ids of the vCPUs once every vCPU thread has started (bounded wait); count or -1. */
+/*
+ * Thread ids of the vCPUs once at least rt->vcpus threads have started (bounded wait);
+ * absent (hot-pluggable, not yet added) vCPUs have none. Count or -1.
+ */
 static int vcpu_tids(struct ts_vm_rt *rt, pid_t *out, unsigned cap)
 {
     ATOLL_AUTOFREE char *ctl = ts_vmm_client_control_path(rt->dir);
@@ -140,7 +143,7 @@ static int vcpu_tids(struct ts_vm_rt *rt, pid_t *out, unsigned cap)
             else if (n < cap)
                 out[n++] = (pid_t)tid;
         }
-        if (!zero)
+        if (!zero || n >= rt->vcpus)
             return (int)n;
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -148,7 +151,7 @@ static int vcpu_tids(struct ts_vm_rt *rt, pid_t *out, unsigned cap)
     return -1;
 }
 
-static void apply_mask(struct ts_vm_rt *rt, const char *mask)
+void ts_vm_run_apply_mask(struct ts_vm_rt *rt, const char *mask)
 {
     cpu_set_t set;
     pid_t tids[256];
@@ -385,6 +388,8 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
         .vmm_path = ts_vm_ctx.vmm_path, .dir = rt->dir, .uuid = rt->uuid,
         .name = field_str(rec, "name_label"), .kernel = kernel, .initrd = ramdisk,
         .cmdline = field_str(rec, "PV_args"), .memory = memory, .vcpus = vcpus,
+        .max_vcpus = (unsigned)(field_int(rec, "VCPUs_max") > 254 ? 254
+                                                                  : field_int(rec, "VCPUs_max")),
     };
     pid_t pid;
     long off;
@@ -436,7 +441,7 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
         return -1;
     }
     if (mask && *mask)
-        apply_mask(rt, mask);
+        ts_vm_run_apply_mask(rt, mask);
     ts_vm_cgroup_remove(rt->uuid); /* a stale one from an earlier run */
     ts_vm_cgroup_apply(rt->uuid, pid, weight, cap);
     ts_vm_state_ensure_console(rt);

@@ -37,6 +37,9 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
  */
 int ts_vm_run_adopt(struct ts_vm_rt *rt, char *state, size_t len);
 
+/* Pins every started vCPU thread of rt's VMM to the CPU list mask ("0,2-3"); logged. */
+void ts_vm_run_apply_mask(struct ts_vm_rt *rt, const char *mask);
+
 /* Pause or resume through the control socket. 0 or -1 (INTERNAL_ERROR with the VMM's words). */
 int ts_vm_run_command(struct ts_vm_rt *rt, const char *cmd, struct atoll_err *err);
 

@@ -48,6 +48,7 @@ int ts_vmm_client_spawn(const struct ts_vmm_spec *s, pid_t *pid, long *log_off,
     ATOLL_AUTOFREE char *mem = atoll_strdup_printf("%lluK",
                                                    (unsigned long long)(s->memory >> 10));
     ATOLL_AUTOFREE char *vcpus = atoll_strdup_printf("%u", s->vcpus);
+    ATOLL_AUTOFREE char *maxv = atoll_strdup_printf("%u", s->max_vcpus);
     unlink(ctl); /* stale sockets of an earlier run */
     unlink(con);
 
@@ -68,6 +69,10 @@ int ts_vmm_client_spawn(const struct ts_vmm_spec *s, pid_t *pid, long *log_off,
     argv[n++] = mem;
     argv[n++] = "--vcpus";
     argv[n++] = vcpus;
+    if (s->max_vcpus > s->vcpus) {
+        argv[n++] = "--max-vcpus";
+        argv[n++] = maxv;
+    }
     argv[n++] = "--uuid";
     argv[n++] = s->uuid;
     if (s->name && *s->name) {

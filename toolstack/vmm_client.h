@@ -30,6 +30,7 @@ struct ts_vmm_spec {
     const char *cmdline;    /* PV_args, NULL or "" for none */
     uint64_t memory;        /* bytes */
     unsigned vcpus;
+    unsigned max_vcpus;     /* > vcpus: --max-vcpus, for hot-add up to it; else not passed */
 };
 
 /* Paths inside a runtime directory (caller frees). */

@@ -379,6 +379,34 @@ def run(d, api, kernel, pids):
     t.ok(e and e[0] == "BOOTLOADER_FAILED", "a PV_ramdisk that is not an absolute path is refused")
     api.call("VM.destroy", kb)
 
+    # vCPU hot-add and hot-remove on a Running VM (VCPUs_max 2, 1 at startup)
+    hp = new_vm(api, kernel, "hotplug", extra={"VCPUs_max": "2", "VCPUs_at_startup": "1"})
+    api.call("VM.start", hp, False, False)
+    pids.append(int(api.call("VM.get_domid", hp)))
+    api.call("VM.set_VCPUs_number_live", hp, 2)
+    hm = api.call("VM.get_metrics", hp)
+    t.ok(int(api.call("VM_metrics.get_VCPUs_number", hm)) == 2 and
+         api.call("VM.get_VCPUs_at_startup", hp) == "2",
+         "set_VCPUs_number_live 2: VM_metrics.VCPUs_number 2, VCPUs_at_startup follows")
+    con = Console(d, api.sid, hp)
+    got = False
+    for _ in range(10):
+        n = len(con.buf)
+        console_input(d, api.sid, hp, "cpus\r")
+        if con.wait_for("cpus online=2", timeout=1) and b"cpus online=2" in con.buf[n:]:
+            got = True
+            break
+    t.ok(got, "the guest sees 2 CPUs online")
+    api.call("VM.set_VCPUs_number_live", hp, 1)
+    t.is_eq(int(api.call("VM_metrics.get_VCPUs_number", hm)), 1, "and back to 1")
+    con.close()
+    t.is_eq(api.err("VM.set_VCPUs_number_live", hp, 3), ["INVALID_VALUE", "nvcpu", "3"],
+            "more than VCPUs_max: INVALID_VALUE")
+    api.call("VM.hard_shutdown", hp)
+    t.is_eq(api.err("VM.set_VCPUs_number_live", hp, 1),
+            ["VM_BAD_POWER_STATE", hp, "running", "halted"], "on a Halted VM: VM_BAD_POWER_STATE")
+    api.call("VM.destroy", hp)
+
     # 2 vCPUs pinned with VCPUs_params mask; bad sizes and masks refused
     params = {"mask": "0", "weight": "512", "cap": "50"}
     pin = new_vm(api, kernel, "pinned", extra={"VCPUs_max": "2", "VCPUs_at_startup": "2",
