@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
+#include <linux/if_tun.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <sched.h>
@@ -383,6 +384,35 @@ static void test_datapath(void)
         ok(0, "frame content intact across buffers");
     }
 
+    /* hostile RX buffers (device-readable, zero length, outside RAM) are skipped, counted */
+    *D(&rxq, 4) = (struct vq_desc){RXBUF + 4 * 4096, 1024, 0, 0};
+    *D(&rxq, 5) = (struct vq_desc){RXBUF + 5 * 4096, 0, VQ_DESC_F_WRITE, 0};
+    *D(&rxq, 6) = (struct vq_desc){0xFFFFF000ULL, 1024, VQ_DESC_F_WRITE, 0};
+    for (uint16_t h = 4; h <= 6; h++)
+        post(&rxq, 0, h);
+    *D(&rxq, 7) = (struct vq_desc){RXBUF + 7 * 4096, 2048, VQ_DESC_F_WRITE, 0};
+    post(&rxq, 0, 7);
+    frame(f, 600, 9);
+    uint32_t hid = 0, hlen = 0;
+    int zeros = 0;
+    /* buffers 2 and 3 are still posted from above: two frames land there, the third meets
+     * the hostile ones first */
+    inject(f, 600);
+    got = next_used(&rxq, 2000, &hid, &hlen);
+    ok(got && hid == 2 && hlen == 612, "next frame in the next buffer (id %u len %u)", hid, hlen);
+    inject(f, 600);
+    got = next_used(&rxq, 2000, &hid, &hlen);
+    ok(got && hid == 3 && hlen == 612, "and the next (id %u len %u)", hid, hlen);
+    inject(f, 600);
+    for (int i = 0; i < 5 && next_used(&rxq, 1000, &hid, &hlen); i++) {
+        if (hlen == 0)
+            zeros++;
+        else
+            break;
+    }
+    ok(zeros == 3 && hid == 7 && hlen == 612 && !memcmp(ram.base + RXBUF + 7 * 4096 + 12, f, 600),
+       "three hostile RX buffers returned with length 0, the frame in the good one after them");
+
     /* TX through the header */
     uint8_t *tx = ram.base + TXBUF;
     memset(tx, 0, 12);
@@ -424,8 +454,8 @@ static void test_datapath(void)
     ok(capture(g, sizeof(g), 2000) == 60, "TX flows again");
     next_used(&txq, 1000, &id, &len);
     vdev_net_control(&n, 1, "nic-stats", "0", out, sizeof(out));
-    ok(strstr(out, "rx_packets=1 ") && strstr(out, "tx_packets=2 ") && strstr(out, "tx_dropped=1 ")
-       && strstr(out, "bad_chains=3 "), "nic-stats: %s", out);
+    ok(strstr(out, "rx_packets=4 ") && strstr(out, "tx_packets=2 ") && strstr(out, "tx_dropped=1 ")
+       && strstr(out, "bad_chains=6 "), "nic-stats: %s", out);
 
     /* without MRG_RXBUF: a frame larger than the buffer is dropped, a fitting one arrives */
     st = drv_start(slot, want & ~(1u << F_MRG));
@@ -455,6 +485,60 @@ static void test_datapath(void)
     ok(1, "NIC freed");
 }
 
+/* A caller's fd without IFF_VNET_HDR: no offloads offered, the header stripped and added. */
+static void test_plain_fd(void)
+{
+    char e[256], out[512];
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "vt1");
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (!ok(fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) == 0, "plain TAP 'vt1' opened by the caller"))
+        return;
+    struct vdev_net_opts o;
+    snprintf(e, sizeof(e), "fd=%d,mac=52:54:00:11:22:33", fd);
+    vdev_net_parse(e, &o, e, sizeof(e));
+    struct vdev_net *n = vdev_net_new(&o, &gm, e, sizeof(e));
+    if (!ok(n != NULL, "adopted (%s)", n ? "ok" : e))
+        return;
+    int slot = pci_bus_add(bus, vdev_net_pci(n), PCI_NO_GSI);
+    if_up("vt1");
+    psock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+                              .sll_ifindex = (int)if_nametoindex("vt1")};
+    bind(psock, (struct sockaddr *)&sll, sizeof(sll));
+    unsigned st = drv_start(slot, (1u << F_MAC) | (1u << F_STATUS) | (1u << F_MRG) | 3u |
+                                      (1u << 7) | (1u << 11));
+    vdev_net_control(&n, 1, "nic", "0", out, sizeof(out));
+    ok((st & VIRTIO_S_DRIVER_OK) && strstr(out, "vnet_hdr=off features=0x100018020 offloads=0x0"),
+       "no vnet header: only MAC, STATUS, MRG_RXBUF negotiated (%s)", out);
+    uint8_t *tx = ram.base + TXBUF, g[2048], f[256];
+    memset(tx, 0xAB, 12); /* whatever the guest puts in the header is not sent */
+    frame(tx + 12, 60, 4);
+    memcpy(tx + 12, (uint8_t[6]){0x02, 0, 0, 0, 0, 0x77}, 6);
+    *D(&txq, 0) = (struct vq_desc){TXBUF, 20, VQ_DESC_F_NEXT, 1}; /* header + 8 frame bytes */
+    *D(&txq, 1) = (struct vq_desc){TXBUF + 20, 52, 0, 0};
+    post(&txq, 1, 0);
+    long c = capture(g, sizeof(g), 2000);
+    ok(c == 60 && !memcmp(g, tx + 12, 60), "TX: header stripped across descriptors (%ld)", c);
+    rx_buffers(2, 2048);
+    frame(f, 100, 5);
+    inject(f, 100);
+    uint32_t id, len;
+    uint8_t zero[10] = {0};
+    uint16_t nb = 0;
+    int got = next_used(&rxq, 2000, &id, &len);
+    if (got && id < 2)
+        memcpy(&nb, ram.base + RXBUF + id * 4096 + 10, 2);
+    ok(got && id < 2 && len == 112 && !memcmp(ram.base + RXBUF + id * 4096, zero, 10) &&
+       nb == 1 && !memcmp(ram.base + RXBUF + id * 4096 + 12, f, 100),
+       "RX: zero header with num_buffers 1 added (len %u)", len);
+    wr(0x14, 1, 0);
+    close(psock);
+    vdev_net_free(n);
+    ok(fcntl(fd, F_GETFD) < 0, "the adopted fd is closed with the NIC");
+}
+
 int main(void)
 {
     fakeram_init(&ram, RAMSZ);
@@ -465,8 +549,10 @@ int main(void)
     if (unshare(CLONE_NEWNET) < 0 || access("/dev/net/tun", R_OK | W_OK) < 0)
         ok(1, "TAP datapath # SKIP cannot create a private network namespace with a TAP "
            "(needs root): %s", strerror(errno));
-    else
+    else {
         test_datapath();
+        test_plain_fd();
+    }
     pci_bus_free(bus);
     fakeram_fini(&ram);
     return tap_done();
