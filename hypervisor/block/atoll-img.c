@@ -21,18 +21,19 @@
 static const char usage[] =
     "usage: atoll-img create [-f raw|qcow2] [-c cluster_size] [-b backing [-F fmt]] [-2]\n"
     "                        FILE [SIZE]   (-2: qcow2 version 2)\n"
-    "       atoll-img info [-f fmt] [--json] FILE\n"
-    "       atoll-img check [-f fmt] [-r leaks] FILE   (exit 0 clean, 2 corrupt, 3 leaks)\n"
+    "       atoll-img info [-f fmt] [-U] [--json] FILE\n"
+    "       atoll-img check [-f fmt] [-U] [-r leaks] FILE   (exit 0 clean, 2 corrupt, 3 leaks)\n"
     "       atoll-img resize [-f fmt] FILE [+|-]SIZE\n"
     "       atoll-img write [-f fmt] [-P byte] FILE OFFSET LENGTH   (fill with a byte)\n"
     "       atoll-img discard [-f fmt] FILE OFFSET LENGTH\n"
     "       atoll-img compare [-f fmt] [-F fmt] FILE1 FILE2   (exit 0 same, 1 different)\n"
     "       atoll-img convert [-f fmt] [-O raw|qcow2] [-c cluster_size] [-2] SRC DST\n"
     "       atoll-img rebase -u [-f fmt] [-b backing [-F fmt]] FILE   (rename only; no -b: none)\n"
-    "       atoll-img map [-f fmt] FILE   (runs: offset length data|zero|backing)\n"
+    "       atoll-img map [-f fmt] [-U] FILE   (runs: offset length data|zero|backing)\n"
     "       atoll-img bench [-f fmt] [-w] [-r] [-b bs] [-c count] [-t threads] [-S] FILE\n"
     "                 (sequential, or -r random, reads or -w writes of bs bytes; -S flush at end)\n"
-    "SIZE accepts K, M, G, T suffixes (bytes without one).\n";
+    "SIZE accepts K, M, G, T suffixes (bytes without one). -U: read an image another process\n"
+    "is using (locks ignored; what is read may be stale).\n";
 
 static int fail(struct atoll_err *err)
 {
@@ -111,6 +112,7 @@ static int open_image(int argc, char **argv, const char *opts, unsigned flags,
         switch (c) {
         case 'f': if (parse_fmt(optarg, &f) < 0) return -1; break;
         case 'j': if (json) *json = 1; break;
+        case 'U': flags |= BLK_OPEN_SHARE; break;
         case 'P': {
             uint64_t v;
             if (atoll_parse_u64(optarg, 0, &v) < 0 || v > 255) {
@@ -163,7 +165,7 @@ static int cmd_info(int argc, char **argv)
 {
     struct blk_image *img;
     int json = 0;
-    if (open_image(argc, argv, "f:", BLK_OPEN_NO_BACKING, &img, &json, NULL, NULL) < 0)
+    if (open_image(argc, argv, "f:U", BLK_OPEN_NO_BACKING, &img, &json, NULL, NULL) < 0)
         return 1;
     struct blk_info i;
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -207,7 +209,7 @@ static int cmd_check(int argc, char **argv)
 {
     struct blk_image *img;
     int repair = 0;
-    if (open_image(argc, argv, "f:r:", BLK_OPEN_NO_BACKING, &img, NULL, NULL, &repair) < 0)
+    if (open_image(argc, argv, "f:r:U", BLK_OPEN_NO_BACKING, &img, NULL, NULL, &repair) < 0)
         return 1;
     struct blk_check_result r;
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -433,7 +435,7 @@ static int cmd_rebase(int argc, char **argv)
 static int cmd_map(int argc, char **argv)
 {
     struct blk_image *img;
-    if (open_image(argc, argv, "f:", 0, &img, NULL, NULL, NULL) < 0)
+    if (open_image(argc, argv, "f:U", 0, &img, NULL, NULL, NULL) < 0)
         return 1;
     static const char *const names[] = {"?", "data", "zero", "backing"};
     uint64_t size = blk_get_size(img), off = 0, start = 0;

@@ -155,6 +155,18 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
         img->file_size_at_open = end > 0 ? (uint64_t)end : 0;
     }
     img->drv = driver_for(format);
+    if ((flags & BLK_OPEN_SHARE) && rw) {
+        blk_err_invalid(err, "flags", "share", "BLK_OPEN_SHARE needs a read-only open of '%s'",
+                        path);
+        image_free(img);
+        return -1;
+    }
+    if (blk_lock_apply(img, rw ? BLK_LOCK_RW : (flags & BLK_OPEN_SHARE) ? BLK_LOCK_SHARED
+                                                                         : BLK_LOCK_RO,
+                       err) < 0) {
+        image_free(img);
+        return -1;
+    }
     if (img->drv->open(img, err) < 0) {
         image_free(img);
         return -1;
@@ -561,7 +573,8 @@ int blk_create(const char *path, const struct blk_create_opts *opts, struct atol
         }
         ATOLL_AUTOFREE char *bpath = resolve_backing(path, opts->backing_file);
         struct blk_image *b = NULL;
-        if (blk_open(bpath, opts->backing_format, 0, &b, err) < 0) {
+        /* shared: a running VM may be writing the future backing file (snapshot) */
+        if (blk_open(bpath, opts->backing_format, BLK_OPEN_SHARE, &b, err) < 0) {
             if (err && err->detail) {
                 ATOLL_AUTOFREE char *inner = atoll_strdup(err->detail);
                 atoll_err_detail(err, "cannot open backing file '%s': %s", bpath, inner);

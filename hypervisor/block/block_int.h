@@ -18,6 +18,13 @@
 
 struct blk_image;
 
+enum blk_lock_mode {
+    BLK_LOCK_NONE = 0,
+    BLK_LOCK_RO,      /* read; others may read but not write or resize */
+    BLK_LOCK_RW,      /* read, write, resize; others may only read */
+    BLK_LOCK_SHARED,  /* read; everything shared (BLK_OPEN_SHARE) */
+};
+
 struct blk_driver {
     const char *name;
     enum blk_format format;
@@ -63,6 +70,7 @@ struct blk_image {
     unsigned depth;             /* 0 for the top image */
     unsigned open_flags;        /* BLK_OPEN_* given to blk_open (RDWR cleared for backings) */
     uint32_t zero_granularity;  /* write_zeroes unit (set by the driver's open) */
+    enum blk_lock_mode lock_mode;
     int corrupt_logged;
     void *priv;                 /* driver state */
 };
@@ -75,6 +83,13 @@ int blk_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int blk_sync(int fd);
 /* Punches a hole (best effort; errors ignored). */
 void blk_punch(int fd, uint64_t off, uint64_t len);
+
+/*
+ * Tests for conflicting users (QEMU-compatible OFD byte locks) and switches this image's
+ * locks to mode. 0, or -1 with err set (OPERATION_NOT_ALLOWED) on a conflict; file systems
+ * without OFD locks are used unlocked.
+ */
+int blk_lock_apply(struct blk_image *img, enum blk_lock_mode mode, struct atoll_err *err);
 
 /* Reads the backing chain's data for [off, off+len) of img; zeros where it has none. */
 int blk_read_backing(struct blk_image *img, void *buf, uint64_t off, size_t len);

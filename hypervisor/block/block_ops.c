@@ -22,9 +22,13 @@ int blk_commit(struct blk_image *top, struct atoll_err *err)
         return -1;
     }
     struct blk_image *base = NULL;
+    /* our own read-only handle must not lock ourselves out of writing the backing file */
+    blk_lock_apply(top->backing, BLK_LOCK_SHARED, NULL);
     if (blk_open(top->backing->path, blk_get_format(top->backing), BLK_OPEN_RDWR, &base,
-                 err) < 0)
+                 err) < 0) {
+        blk_lock_apply(top->backing, BLK_LOCK_RO, NULL);
         return -1;
+    }
     uint64_t size = blk_get_size(top), bsize = blk_get_size(base), off = 0;
     if (size > bsize && blk_resize(base, size, err) < 0) {
         blk_close(base);
@@ -53,6 +57,7 @@ int blk_commit(struct blk_image *top, struct atoll_err *err)
     if (r < 0)
         blk_err_io(err, -r, "cannot commit '%s' into '%s'", top->path, base->path);
     blk_close(base);
+    blk_lock_apply(top->backing, BLK_LOCK_RO, NULL);
     return r < 0 ? -1 : 0;
 }
 

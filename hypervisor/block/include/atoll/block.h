@@ -50,7 +50,9 @@
  * snapshots (read is fine), encryption, external data files, extended L2 entries, zstd
  * compression, lazy-refcount images left dirty (open read-only or repair with qemu-img).
  * Compressed (deflate) clusters are read, and copied out (decompressed) when written.
- * Images are not locked against other processes: one writer per image is the caller's job.
+ * Locking: images are locked like QEMU does (OFD byte locks), so atoll and qemu refuse to
+ * open for writing an image another process uses, and refuse reading one another process
+ * writes (unless BLK_OPEN_SHARE); backing files are locked against writers.
  */
 
 enum blk_format {
@@ -87,6 +89,7 @@ int blk_create(const char *path, const struct blk_create_opts *opts, struct atol
 
 #define BLK_OPEN_RDWR 0x1u        /* read-write; default read-only (writes get -EROFS) */
 #define BLK_OPEN_NO_BACKING 0x2u  /* do not open the backing chain: unallocated reads as 0 */
+#define BLK_OPEN_SHARE 0x4u       /* read-only, ignore other users (qemu-img -U): may be stale */
 
 struct blk_image;
 
@@ -94,8 +97,9 @@ struct blk_image;
  * Opens path (format AUTO probes) and, unless BLK_OPEN_NO_BACKING, its whole backing chain
  * read-only: a relative backing name is taken relative to the directory of the image that
  * names it; a backing format stored in the header is enforced, else probed. Loops (same
- * inode twice) and chains deeper than BLK_MAX_CHAIN_DEPTH are refused. A read-write open of
- * a qcow2 image clears the header's autoclear bits (features we do not maintain).
+ * inode twice) and chains deeper than BLK_MAX_CHAIN_DEPTH are refused. An image in use by
+ * another process (see Locking above) is refused with OPERATION_NOT_ALLOWED. A read-write
+ * open of a qcow2 image clears the header's autoclear bits (features we do not maintain).
  * On success *out owns the image (release with blk_close); 0, or -1 with err set.
  */
 int blk_open(const char *path, enum blk_format format, unsigned flags, struct blk_image **out,

@@ -6,6 +6,7 @@
  * corrupt L1/L2 entries met during I/O; several threads writing and reading one image.
  */
 #include <pthread.h>
+#include <signal.h>
 
 #include "blktest.h"
 
@@ -514,6 +515,66 @@ static void threads(void)
     free(ref);
 }
 
+static void locks(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    const char *path = bt_path("lock.qcow2");
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2, .size = 1 << 20};
+    blk_create(path, &o, &err);
+    struct blk_image *rw = NULL, *ro = NULL;
+    ok(blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &rw, &err) == 0, "[locks] opened rw");
+    ok(blk_open(path, BLK_FORMAT_AUTO, 0, &ro, &err) == -1 &&
+       err.code == ATOLL_E_OPERATION_NOT_ALLOWED, "[locks] a second, read-only open is refused");
+    diag("%s", err.detail ? err.detail : "");
+    atoll_err_clear(&err);
+    ok(blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_SHARE, &ro, &err) == 0,
+       "[locks] ... but BLK_OPEN_SHARE reads it");
+    blk_close(ro);
+    ro = NULL;
+    if (have_qemu) {
+        char *out = NULL;
+        int rc = bt_run(&out, "qemu-img info '%s'", path);
+        ok(rc != 0 && strstr(out, "lock"), "[locks] qemu-img info refuses an image we write");
+        free(out);
+        ok(bt_run(NULL, "qemu-img info -U '%s'", path) == 0, "[locks] qemu-img info -U works");
+    }
+    blk_close(rw);
+    if (!have_qemu) {
+        bt_skip("[locks] qemu interplay", "qemu-img/qemu-io not installed");
+        return;
+    }
+    ok(bt_run(NULL, "qemu-img info '%s'", path) == 0, "[locks] released by blk_close");
+    /* qemu-io holds the image read-write for a while */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("qemu-io", "qemu-io", "-c", "sleep 20000", path, (char *)NULL);
+        _exit(127);
+    }
+    /* wait (up to 5 s) until qemu-io holds the write permission byte, without taking locks */
+    int fd = open(path, O_RDONLY), held = 0;
+    for (int i = 0; i < 100 && !held && fd >= 0; i++) {
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 101, .l_len = 1};
+        held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+        if (!held)
+            usleep(50000);
+    }
+    if (fd >= 0)
+        close(fd);
+    ok(held, "[locks] qemu-io holds the image");
+    int refused = blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &rw, &err) == -1 &&
+                  err.code == ATOLL_E_OPERATION_NOT_ALLOWED;
+    diag("%s", err.detail ? err.detail : "");
+    atoll_err_clear(&err);
+    ok(refused, "[locks] blk_open read-write refuses an image qemu-io is writing");
+    ok(blk_open(path, BLK_FORMAT_AUTO, 0, &ro, &err) == -1, "[locks] read-only open refused too");
+    atoll_err_clear(&err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
     bt_init();
@@ -525,5 +586,6 @@ int main(void)
     chain_limits();
     hostile_headers();
     threads();
+    locks();
     return tap_done();
 }
