@@ -17,24 +17,26 @@
 #include "atoll/err.h"
 
 /*
- * Errors. Calls that happen once per image (create, open, resize, info, check) fill a
- * struct atoll_err and return -1; the hot path (read, write, flush, discard) returns 0 or
- * -errno and never allocates or formats. Codes used (params in brackets, and err->detail
- * always holds one whole human-readable line):
+ * Errors. Calls that happen once per image or take long (create, open, resize, set_backing,
+ * commit, copy, info, check) fill a struct atoll_err and return -1; the hot path (read(v),
+ * write(v), flush, discard, write_zeroes, map) returns 0 or -errno, allocates only to fill
+ * its fixed-size caches and formats only one corruption log line per image. Codes used
+ * (params in brackets; err->detail always holds one whole human-readable line):
  *   INVALID_VALUE [field, value]           bad argument, or a bad field in an image header
  *   VALUE_NOT_SUPPORTED [field, value, reason]  a valid image using a feature we do not do
- *   OPERATION_NOT_ALLOWED [reason]         writing a read-only image, unsafe shrink, loops
+ *   OPERATION_NOT_ALLOWED [reason]         read-only image, unsafe shrink, loops, in use
  *   INTERNAL_ERROR [message]               I/O error (err->sys_errno is set)
  * Hot-path errnos: -EINVAL range beyond the disk, -EROFS read-only image, -EIO corrupt
- * metadata met during I/O (logged once per image), -ENOTSUP unsupported cluster type,
- * -ENOSPC/-EFBIG image file cannot grow, other -errno from pread/pwrite/fdatasync.
+ * metadata met during I/O (logged once per image), -ENOSPC/-EFBIG the image file cannot
+ * grow, other -errno from pread/pwrite/fdatasync.
  *
  * Crash safety (qcow2). Metadata is written through (no dirty metadata cache), in an order
  * that leaves a consistent image after a kill -9 or a power cut at any instant, at worst with
  * leaked clusters (refcount > references, which `qemu-img check -r leaks` frees):
  *   1. refcounts first: clusters are reserved in batches (refcount set to 1, fdatasync) into
  *      a per-image pool before anything points at them; a crash leaks at most one batch
- *      (2 MiB of clusters) - the pool is returned on close.
+ *      (up to 2 MiB of clusters) - the pool is returned on close, and leaked clusters past
+ *      the end of the file are reused by the next writer.
  *   2. data: the guest data (with the copy-on-write head/tail from the backing chain or the
  *      old compressed/zero cluster) is written to the new cluster.
  *   3. L2: the entry is pointed at the new cluster (one pwrite of the changed entries).
@@ -220,7 +222,10 @@ struct blk_info {
     const char *backing_path;    /* path of the opened backing image, or NULL */
 };
 
-/* Fills *out (strings borrowed until blk_close). 0, or -1 with err set (fstat failed). */
+/*
+ * Fills *out (strings borrowed until blk_close or blk_set_backing). 0, or -1 with err set
+ * (fstat failed).
+ */
 int blk_info(struct blk_image *img, struct blk_info *out, struct atoll_err *err);
 
 #define BLK_CHECK_REPAIR_LEAKS 0x1u  /* lower refcounts of leaked clusters (needs RDWR) */
