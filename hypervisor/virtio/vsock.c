@@ -675,6 +675,11 @@ static void *vsock_thread(void *arg)
                 vpci_notify_queue(&s->t, Q_RX);
             if (s->rx_ok && s->rx_starved && vq_kicks_enable(s->rx))
                 again = true;
+            /* control packets owed (e.g. a SHUTDOWN found while reading): another pass */
+            for (unsigned i = 0; i < VDEV_VSOCK_MAX_CONNS && s->rx_ok && !s->rx_starved; i++)
+                if (s->conns[i].st != C_FREE && s->conns[i].st != C_HANDSHAKE &&
+                    s->conns[i].pend)
+                    again = true;
         }
         uint64_t now = atoll_now_ns(), next = 0;
         timeouts(s, now, &next);
