@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -60,6 +61,7 @@ static const char *const stmt_sql[S_NSTMT] = {
 struct sq {
     sqlite3 *db;
     char *path;
+    int lock_fd; /* flock on <path>.lock: one process per store */
     pthread_mutex_t lock;
     sqlite3_stmt *st[S_NSTMT];
     uint64_t revision;
@@ -114,6 +116,8 @@ static void sq_close(void *self)
     for (int i = 0; i < S_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&s->lock);
     free(s->path);
     free(s);
@@ -503,18 +507,31 @@ int ts_store_sqlite_open(const char *path, const char *opts, const struct ts_sto
             return -1;
         }
     }
-    /* the file holds secrets: create it private; SQLite gives -wal/-shm the same mode */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
+    /*
+     * The file holds secrets: create it private (SQLite gives -wal/-shm the same
+     * mode). One process per store: the revision this process tracks in memory
+     * would be wrong if another one committed behind its back, so the file is
+     * flock'ed while open (SQLite's own locks are fcntl locks: independent).
+     */
+    int lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd < 0) {
         ATOLL_ERR_ERRNO(err, ATOLL_E_INTERNAL_ERROR, errno, "cannot open the object store");
         atoll_err_detail(err, "cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
-    if (fchmod(fd, 0600) < 0)
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        ATOLL_ERR_ERRNO(err, ATOLL_E_INTERNAL_ERROR, e, "the object store is in use");
+        atoll_err_detail(err, "cannot lock '%s': %s", path,
+                         e == EWOULDBLOCK ? "another process has this store open" : strerror(e));
+        close(lock_fd);
+        return -1;
+    }
+    if (fchmod(lock_fd, 0600) < 0)
         log_warn("cannot make '%s' private: %s", path, strerror(errno));
-    close(fd);
     struct sq *s = atoll_calloc(1, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
+    s->lock_fd = lock_fd;
     s->path = atoll_strdup(path);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {

@@ -45,6 +45,11 @@ static void test_basic(void)
     int rc;
 
     ok(ts_store_open(dbpath, NULL, &st, &err) == 0, "open a new store");
+    struct ts_store *second = NULL;
+    ok(ts_store_open(dbpath, NULL, &second, &err) < 0 && err.detail &&
+           strstr(err.detail, "another process"),
+       "a second open of the same store is refused (one process per store)");
+    atoll_err_clear(&err);
     struct stat sb;
     ok(stat(dbpath, &sb) == 0 && (sb.st_mode & 0077) == 0, "the database file is private (0600)");
     is_int(ts_store_revision(st), 0, "a new store is at revision 0");
