@@ -25,6 +25,7 @@
 #define QCOW2_L2_CACHE 64
 #define QCOW2_RB_CACHE 8
 #define QCOW2_POOL_BYTES (2u << 20)      /* refcount reservation batch */
+#define QCOW2_PAST_EOF_SLACK (1ULL << 20) /* clusters past EOF a data cluster may start at */
 
 /* header field offsets */
 #define QH_SIZE 24
@@ -83,7 +84,8 @@ struct qcow2 {
     struct qcow2_rb_slot rbc[QCOW2_RB_CACHE];
     uint64_t clock;
     uint64_t free_hint;                 /* no free cluster below this index */
-    uint64_t alloc_end;                 /* clusters from here on are unused (past EOF, ours) */
+    uint64_t alloc_end;                 /* max(file end at open, our allocations): tables and
+                                           data must lie below it */
     uint64_t *pool;                     /* reserved clusters (refcount 1, unreferenced) */
     uint32_t pool_head, pool_tail, pool_cap;
     uint8_t *bounce;                    /* one cluster */

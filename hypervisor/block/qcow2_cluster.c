@@ -177,7 +177,12 @@ static int map(struct blk_image *img, uint64_t off, uint64_t len, int *type, uin
     uint64_t e = t[l2i];
     int ty = entry_type(q, e);
     uint64_t hoff = e & QCOW2_OFFSET_MASK;
-    if (ty == QC_NORMAL && !l2_offset_ok(img, hoff))
+    /*
+     * Data may lie a little past the file's end: after a power cut the L2 entry can survive
+     * while the file's growth did not (those bytes read as zeros). Far past it is corrupt.
+     */
+    if (ty == QC_NORMAL && (hoff < cs || (hoff & (cs - 1)) ||
+                            (hoff >> q->cluster_bits) >= q->alloc_end + QCOW2_PAST_EOF_SLACK))
         return blk_corrupt(img, "data cluster offset %#llx is not an aligned cluster inside "
                            "the file", (unsigned long long)hoff);
     *type = ty;

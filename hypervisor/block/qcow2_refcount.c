@@ -260,12 +260,14 @@ static int is_fixed_meta(const struct qcow2 *q, uint64_t c)
                                               q->cluster_size);
 }
 
+/* Past the end of the file, a scan gives up after this many clusters with refcounts. */
+#define SCAN_PAST_EOF_MAX QCOW2_PAST_EOF_SLACK
+
 /*
  * First cluster >= from whose refcount is 0 (creating refcount blocks as the scan needs).
- * Clusters at or past alloc_end (the file's end at open, or past what we allocated since)
- * are free whatever their stored refcount says: nothing can reference a cluster that was
- * never written, so a nonzero count there is a leak (e.g. a pool left by a crash) and is
- * reclaimed. This also bounds the scan by the file size, even for hostile refcounts.
+ * Stored refcounts are honoured past the end of the file too (after a power cut a cluster
+ * may be referenced although the file's growth was lost), but a scan that meets more than
+ * SCAN_PAST_EOF_MAX used clusters there stops: only a corrupt image claims so many.
  */
 static int find_free(struct blk_image *img, uint64_t from, uint64_t *out)
 {
@@ -275,6 +277,8 @@ static int find_free(struct blk_image *img, uint64_t from, uint64_t *out)
     while (c < max) {
         uint64_t ri = c >> q->rb_bits;
         int r;
+        if (c > q->alloc_end + SCAN_PAST_EOF_MAX)
+            return blk_corrupt(img, "refcounts claim clusters far past the end of the file");
         if (ri >= q->rt_entries) {
             if ((r = grow_table(img, ri + 1)) < 0)
                 return r;
@@ -288,15 +292,10 @@ static int find_free(struct blk_image *img, uint64_t from, uint64_t *out)
             c++;
             continue;
         }
-        if (c >= q->alloc_end) {
-            *out = c;
-            return 0;
-        }
         struct qcow2_rb_slot *s;
         if ((r = rb_load(img, off, &s)) < 0)
             return r;
-        for (uint32_t i = (uint32_t)(c & (q->rb_entries - 1));
-             i < q->rb_entries && c < q->alloc_end; i++, c++) {
+        for (uint32_t i = (uint32_t)(c & (q->rb_entries - 1)); i < q->rb_entries; i++, c++) {
             if (rb_get(q, s->block, i) == 0 && !is_fixed_meta(q, c)) {
                 *out = c;
                 return 0;
@@ -366,7 +365,20 @@ int qcow2_refcount_alloc_contiguous(struct blk_image *img, uint64_t n, uint64_t 
     uint64_t first, last_ri;
     int r;
     for (;;) {
+        /* past alloc_end, n clusters whose stored refcounts are 0 (leaks there are kept) */
         first = q->alloc_end;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t v;
+            if (first > q->alloc_end + SCAN_PAST_EOF_MAX)
+                return blk_corrupt(img, "refcounts claim clusters far past the end of the "
+                                   "file");
+            if ((r = qcow2_refcount_get(img, first + i, &v)) < 0)
+                return r;
+            if (v != 0) {
+                first += i + 1;
+                i = (uint64_t)-1;
+            }
+        }
         last_ri = (first + n - 1) >> q->rb_bits;
         if (last_ri < q->rt_entries)
             break;
@@ -385,7 +397,7 @@ int qcow2_refcount_alloc_contiguous(struct blk_image *img, uint64_t n, uint64_t 
             return r;
         bump_end(q, x);
         if (first + n > q->alloc_end)
-            q->alloc_end = first + n; /* keep the run out of later scans */
+            q->alloc_end = first + n; /* the run stays inside what rb_load accepts */
         memset(q->wbuf_rb, 0, q->cluster_size);
         if ((r = qcow2_refcount_commit(img)) < 0 ||
             (r = blk_pwrite(img->fd, q->wbuf_rb, q->cluster_size, x << q->cluster_bits)) < 0 ||
