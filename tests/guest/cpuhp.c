@@ -68,6 +68,14 @@ int cpuhp_parse_dsdt(struct cpuhp_info *hp, const uint8_t *aml, size_t len)
         else if (cont == len && memcmp(aml + i, cont_hid, sizeof(cont_hid)) == 0)
             cont = i;
     }
+    /* QEMU's pc/q35 declare them with the ACPI 1.0 Processor() op (5B 83 PkgLength Name) */
+    for (size_t i = 0; i + 2 < len; i++) {
+        if (aml[i] != 0x5b || aml[i + 1] != 0x83)
+            continue;
+        size_t name = i + 2 + 1 + (aml[i + 2] >> 6);
+        if (name + 4 <= len && (aml[name] == '_' || (aml[name] >= 'A' && aml[name] <= 'Z')))
+            hp->nslots++;
+    }
     /* the register block: OperationRegion(PRST, SystemIO, base, len) (QEMU's name too),
      * else the first SystemIO region after the processor container's _HID */
     for (int pass = 0; pass < 2 && !have_base; pass++) {
@@ -91,12 +99,17 @@ int cpuhp_parse_dsdt(struct cpuhp_info *hp, const uint8_t *aml, size_t len)
         const uint8_t *q = aml + i;
         if (q[0] != '_' || (q[1] != 'E' && q[1] != 'L') || hexdig(q[2]) < 0 || hexdig(q[3]) < 0)
             continue;
-        /* MethodOp PkgLength(1 or 2 bytes) NameSeg: the body ends where the PkgLength says */
-        size_t body_end;
-        if (i >= 2 && aml[i - 2] == 0x14 && (aml[i - 1] >> 6) == 0)
-            body_end = i - 1 + aml[i - 1];
-        else if (i >= 3 && aml[i - 3] == 0x14 && (aml[i - 2] >> 6) == 1)
-            body_end = i - 2 + ((aml[i - 2] & 0x0fu) | (size_t)aml[i - 1] << 4);
+        /* MethodOp PkgLength(1 or 2 bytes) NameString: "_E02", or "\\_GPE._E02" as QEMU
+         * writes it; the body ends where the PkgLength says */
+        size_t p = i, body_end;
+        if (p >= 5 && aml[p - 5] == 0x2e)
+            p -= 5;
+        if (p >= 1 && aml[p - 1] == '\\')
+            p--;
+        if (p >= 2 && aml[p - 2] == 0x14 && (aml[p - 1] >> 6) == 0)
+            body_end = p - 1 + aml[p - 1];
+        else if (p >= 3 && aml[p - 3] == 0x14 && (aml[p - 2] >> 6) == 1)
+            body_end = p - 2 + ((aml[p - 2] & 0x0fu) | (size_t)aml[p - 1] << 4);
         else
             continue;
         if (body_end > len)

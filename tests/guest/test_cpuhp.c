@@ -53,6 +53,13 @@ int main(void)
     memcpy(aml, vmm_aml, sizeof(aml));
     memcpy(aml + sizeof(aml) - 4, "XXXX", 4);
     ok(cpuhp_parse_dsdt(&hp, aml, sizeof(aml)) < 0, "no GPE method calling CSCN: no hotplug");
+    /* QEMU pc/q35: Processor(C001, 0x01, 0, 0) { ... } instead of ACPI0007 devices */
+    memcpy(aml, vmm_aml, sizeof(aml));
+    unsigned char *hid = memmem(aml, sizeof(aml), "\x0d" "ACPI0007", 9);
+    static const unsigned char proc[] = {0x5b, 0x83, 0x0b, 'C', '0', '0', '0', 0x00, 0, 0, 0, 0, 0};
+    memcpy(hid - 5, proc, sizeof(proc)); /* over Name(_HID, "ACPI0007") of C000 */
+    ok(cpuhp_parse_dsdt(&hp, aml, sizeof(aml)) == 0 && hp.nslots == 2,
+       "a Processor() object counts as a slot too (QEMU's pc/q35)");
     for (size_t n = 0; n < sizeof(vmm_aml); n++)
         cpuhp_parse_dsdt(&hp, vmm_aml, n); /* truncated AML: no read past the end (ASan) */
     ok(1, "every truncation parsed without reading past the end");
