@@ -329,6 +329,75 @@ static void write_file(const char *path, const char *text)
     }
 }
 
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* A hostile guest storm: random descriptors (addresses in and out of RAM, any length, flags,
+ * next), random avail indices, kicks, link flips, resets and frames from the host, for a
+ * bounded number of rounds; the device must neither crash (guard pages) nor stop serving a
+ * driver that starts over cleanly. */
+static void test_storm(struct vdev_net *n, int slot)
+{
+    uint32_t want = (1u << F_MAC) | (1u << F_STATUS) | (1u << F_MRG) | 3u | (1u << 7) |
+                    (1u << 11);
+    uint8_t f[1600];
+    frame(f, sizeof(f), 7);
+    drv_start(slot, want);
+    for (int round = 0; round < 3000; round++) {
+        struct q *q = rnd() & 1 ? &rxq : &txq;
+        unsigned qn = q == &rxq ? 0 : 1, i = (unsigned)(rnd() % QSZ);
+        uint64_t r = rnd();
+        uint64_t addr = (r & 3) == 0 ? rnd() : (r & 3) == 1 ? RAMSZ - (rnd() % 8192)
+                                                           : RXBUF + rnd() % 0x30000;
+        uint32_t len = (r >> 2 & 3) == 0 ? (uint32_t)rnd() : (uint32_t)(rnd() % 4096);
+        *D(q, i) = (struct vq_desc){addr, len, (uint16_t)(rnd() & 7), (uint16_t)rnd()};
+        switch (rnd() % 16) {
+        case 0: /* avail index jumps anywhere (may break the ring) */
+            __atomic_store_n(&A(q)->idx, (uint16_t)rnd(), __ATOMIC_RELEASE);
+            wr(VPCI_NOTIFY_OFF + 4 * qn, 2, qn);
+            break;
+        case 1:
+            inject(f, 60 + (unsigned)(rnd() % 1454));
+            break;
+        case 2:
+            vdev_net_set_link(n, rnd() & 1);
+            break;
+        case 3:
+            if (rnd() % 8 == 0)
+                drv_start(slot, want & (uint32_t)rnd());
+            break;
+        default:
+            A(q)->ring[q->avail % QSZ] = (uint16_t)(rnd() % (QSZ + 2));
+            post(q, qn, (uint16_t)A(q)->ring[q->avail % QSZ]);
+            break;
+        }
+    }
+    vdev_net_set_link(n, true);
+    unsigned st = drv_start(slot, want);
+    ok((st & VIRTIO_S_DRIVER_OK) && !(st & VIRTIO_S_NEEDS_RESET), "after 3000 hostile rounds a "
+       "driver reset starts the NIC cleanly (0x%x)", st);
+    uint8_t g[2048], *tx = ram.base + TXBUF;
+    memset(tx, 0, 12);
+    frame(tx + 12, 60, 8);
+    memcpy(tx + 12, (uint8_t[6]){0x02, 0, 0, 0, 0, 0x77}, 6);
+    *D(&txq, 0) = (struct vq_desc){TXBUF, 72, 0, 0};
+    for (int k = 0; k < 20; k++) /* drain frames queued on the host side by the storm */
+        if (capture(g, sizeof(g), 50) < 0)
+            break;
+    post(&txq, 1, 0);
+    long c = capture(g, sizeof(g), 2000);
+    ok(c == 60 && !memcmp(g, tx + 12, 60), "and it still sends (%ld)", c);
+    char out[512];
+    vdev_net_control(&n, 1, "nic-stats", "0", out, sizeof(out));
+    diag("after the storm: %s", out);
+}
+
 static void test_datapath(void)
 {
     char e[256], out[512];
@@ -474,6 +543,7 @@ static void test_datapath(void)
     ok(got && id == 1 && len == 1012 && nb == 1 && !memcmp(ram.base + RXBUF + 4096 + 12, f, 1000),
        "fitting frame received whole, num_buffers 1");
     test_tso(n, slot);
+    test_storm(n, slot);
     vdev_net_control(&n, 1, "nic-link", "0 sideways", out, sizeof(out));
     ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "nic-link bad mode: %s", out);
     vdev_net_control(&n, 1, "nic", "1", out, sizeof(out));
