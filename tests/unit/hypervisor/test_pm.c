@@ -140,5 +140,35 @@ int main(void)
     ok(vmm_cpuhp_insert(&h, 4) == -1 && vmm_cpuhp_insert(&h, 1000) == -1,
        "insert beyond the slots refused");
     vmm_cpuhp_fini(&h);
+
+    /* a hostile guest: random accesses over both blocks keep every invariant */
+    struct vmm_pm pm2;
+    struct vmm_cpuhp h2;
+    vmm_pm_init(&pm2, set_sci, NULL);
+    vmm_cpuhp_init(&h2, 8, 3, on_eject, NULL);
+    nejected = 0;
+    unsigned seed = 12345, bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        uint16_t port = (uint16_t)(i & 1 ? VMM_CPUHP_BASE + (seed >> 8) % 16
+                                         : VMM_ACPI_PM1A_EVT + (seed >> 8) % 16);
+        unsigned size = 1u << ((seed >> 20) % 3);
+        uint8_t data[4];
+        uint32_t v = seed * 2654435761u;
+        memcpy(data, &v, 4);
+        if (!vmm_pm_pio(&pm2, port, (seed >> 4) & 1, size, data))
+            vmm_cpuhp_pio(&h2, port, (seed >> 4) & 1, size, data);
+        if (vmm_pm_sci_level(&pm2) != sci_level ||
+            (vmm_cpuhp_flags(&h2, 0) & VMM_CPUHP_PRESENT) == 0)
+            bad++;
+        for (unsigned k = 0; k < 8; k++)
+            if (vmm_cpuhp_flags(&h2, k) & ~7u)
+                bad++;
+    }
+    is_int(bad, 0, "200000 random accesses: SCI callback tracks the level, vCPU 0 stays, "
+           "flags stay in bits 0-2");
+    ok(nejected <= 2, "at most the two present APs were ejected (%u)", nejected);
+    vmm_cpuhp_fini(&h2);
+    vmm_pm_fini(&pm2);
     return tap_done();
 }
