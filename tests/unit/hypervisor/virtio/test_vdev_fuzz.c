@@ -216,8 +216,11 @@ int main(void)
     char path[64], e[256];
     snprintf(path, sizeof(path), "/tmp/atoll-test-vdev-fuzz-%d.img", (int)getpid());
     int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
-    if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
-        tap_skip_all("cannot create a disk image in /tmp");
+    if (fd < 0 || ftruncate(fd, 1 << 20) < 0) {
+        /* a plan of 0 with SKIP, exit 0: the TAP driver calls exit 77 an ERROR */
+        printf("1..0 # SKIP cannot create a disk image in /tmp\n");
+        return 0;
+    }
     close(fd);
     struct vdev_blk_opts o;
     snprintf(e, sizeof(e), "path=%s,format=raw,serial=FUZZ", path);
@@ -225,7 +228,8 @@ int main(void)
     struct vdev_blk *b = vdev_blk_new(&o, &gm, e, sizeof(e));
     if (!b) {
         unlink(path);
-        tap_skip_all("cannot open the disk image");
+        printf("1..0 # SKIP cannot open the disk image: %s\n", e);
+        return 0;
     }
     pci_bus_add(bus, vdev_blk_pci(b), 10);
     unsigned starts = 0;
