@@ -362,6 +362,24 @@ static int set_edit(struct ts_dm_db *db, const struct ts_dm_class *c, const char
     return run_edit(db, &e, err);
 }
 
+int ts_dm_generic_update_set(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                             const char *field, struct atoll_value *value, int add,
+                             struct atoll_err *err)
+{
+    const struct ts_dm_field *f = ts_dm_field_find(c, field ? field : "", NULL);
+    ATOLL_AUTOVALUE v = NULL;
+    if (!f || f->type->kind != TS_DM_SET) {
+        ATOLL_ERR(err, ATOLL_E_FIELD_TYPE_ERROR, field ? field : "");
+        atoll_err_detail(err, "%s.%s is not a set field", c->name, field ? field : "");
+        return -1;
+    }
+    if (ts_dm_value_coerce(f->type->elem, value, f->name, &v, err) < 0)
+        return -1;
+    struct edit e = {.c = c, .ref = ref ? ref : "", .op = add ? E_SET_ADD : E_SET_REMOVE, .f = f,
+                     .value = v};
+    return run_edit(db, &e, err);
+}
+
 int ts_dm_generic_set_add(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
                           const char *field, struct atoll_value *value, struct atoll_err *err)
 {

@@ -92,6 +92,10 @@ int ts_dm_generic_insert(struct ts_dm_db *db, const struct ts_dm_class *c,
 /* Sets any fields (struct name -> value) of one object atomically, keeping links. 0 or -1. */
 int ts_dm_generic_update(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
                          struct atoll_value *fields, struct atoll_err *err);
+/* Adds (add=1) or removes one element of any set field (typed, refs checked). 0 or -1. */
+int ts_dm_generic_update_set(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                             const char *field, struct atoll_value *value, int add,
+                             struct atoll_err *err);
 /* Deletes one object whatever its class allows to clients. 0 or -1. */
 int ts_dm_generic_remove(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
                          struct atoll_err *err);

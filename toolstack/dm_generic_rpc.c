@@ -14,6 +14,7 @@
 
 #include "atoll/log.h"
 #include "atoll/util.h"
+#include "dm_explicit.h"
 #include "dm_message.h"
 #include "rpc.h"
 
@@ -187,6 +188,7 @@ int ts_dm_generic_register(struct ts_dm_db *db, struct atoll_err *err)
         }
     }
     rc |= register_messages(db);
+    rc |= ts_dm_explicit_register(db);
     if (rc) {
         ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "cannot register the generic datamodel methods");
         return -1;

@@ -184,6 +184,50 @@ int main(void)
                   ATOLL_E_MESSAGE_METHOD_UNKNOWN),
        "no setter for power_state");
 
+    /* explicit messages that are field edits, and blob.create */
+    struct atoll_value *vdi = NULL, *out = NULL;
+    struct atoll_value *vrec = atoll_value_struct();
+    atoll_value_struct_set_string(vrec, "name_label", "disk");
+    ok(rpc("VDI.create", &vdi, &err, S(root), vrec, NULL) == 0, "VDI.create (a record only)");
+    const char *vdiref = vdi ? atoll_value_get_string(vdi) : "";
+    ok(rpc("VDI.set_name_label", NULL, &err, S(va), S(vdiref), S("data disk"), NULL) == 0 &&
+           rpc("VDI.get_name_label", &out, &err, S(ro), S(vdiref), NULL) == 0 &&
+           !strcmp(atoll_value_get_string(out), "data disk"),
+       "VDI.set_name_label (explicit: name_label is RO/c) by vm-admin");
+    atoll_value_unref(out);
+    ok(fails_with(rpc("VDI.set_name_label", NULL, &err, S(ro), S(vdiref), S("x"), NULL), &err,
+                  ATOLL_E_RBAC_PERMISSION_DENIED),
+       "read-only may not rename a VDI");
+    ok(fails_with(rpc("VDI.set_on_boot", NULL, &err, S(root), S(vdiref), S("sometimes"), NULL),
+                  &err, ATOLL_E_FIELD_TYPE_ERROR),
+       "VDI.set_on_boot checks the enum");
+    struct atoll_value *roles = NULL, *subj = NULL;
+    rpc("role.get_by_name_label", &roles, &err, S(root), S("vm-operator"), NULL);
+    struct atoll_value *srec = atoll_value_struct();
+    atoll_value_struct_set_string(srec, "subject_identifier", "u1000");
+    ok(rpc("subject.create", &subj, &err, S(root), srec, NULL) == 0 && roles &&
+           atoll_value_array_len(roles) == 1 &&
+           rpc("subject.add_to_roles", NULL, &err, S(root), atoll_value_ref(subj),
+               atoll_value_ref(atoll_value_array_get(roles, 0)), NULL) == 0 &&
+           rpc("subject.get_roles", &out, &err, S(root), atoll_value_ref(subj), NULL) == 0 &&
+           atoll_value_array_len(out) == 1,
+       "subject.add_to_roles");
+    atoll_value_unref(out);
+    ok(fails_with(rpc("subject.add_to_roles", NULL, &err, S(root), atoll_value_ref(subj),
+                      S("OpaqueRef:00000000-0000-0000-0000-000000000001"), NULL),
+                  &err, ATOLL_E_HANDLE_INVALID),
+       "subject.add_to_roles with a bogus role -> HANDLE_INVALID");
+    atoll_value_unref(roles);
+    atoll_value_unref(subj);
+    atoll_value_unref(vdi);
+    struct atoll_value *blob = NULL;
+    ok(rpc("blob.create", &blob, &err, S(root), S("text/plain"), NULL) == 0 &&
+           rpc("blob.get_mime_type", &out, &err, S(ro), atoll_value_ref(blob), NULL) == 0 &&
+           !strcmp(atoll_value_get_string(out), "text/plain"),
+       "blob.create(mime_type) with public defaulted");
+    atoll_value_unref(out);
+    atoll_value_unref(blob);
+
     /* the message class: create, get, get_since, destroy_many */
     struct atoll_value *vmuuid = NULL, *m1 = NULL, *m2 = NULL;
     rpc("VM.get_uuid", &vmuuid, &err, S(root), S(vm), NULL);
