@@ -1,8 +1,8 @@
 /*
  * toolstack/vm_config.c - VM messages that change or query its configuration
  * rather than its power state: set_VCPUs_max/at_startup, set_memory_limits,
- * set_memory_static_range, set_memory_dynamic_range, set_memory (Halted VMs: no
- * balloon driving yet), set_VCPUs_number_live (vCPU hot-add/remove), get_allowed_VBD_devices,
+ * set_memory_static_range, set_memory (Halted VMs), set_memory_dynamic_range (also
+ * Running: the balloon), set_VCPUs_number_live (vCPU hot-add/remove), get_allowed_VBD_devices,
  * get_allowed_VIF_devices, get_possible_hosts, resume_on.
  * Threads: RPC worker threads, under the VM's operation guard for writes.
  * Trust: values are client data, checked against XAPI's constraints.
@@ -124,8 +124,56 @@ SETTER(h_set_memory_limits, "changing_memory_limits", check_memory, "memory_stat
        "memory_static_max", "memory_dynamic_min", "memory_dynamic_max")
 SETTER(h_set_memory_static_range, "changing_static_range", check_memory, "memory_static_min",
        "memory_static_max")
-SETTER(h_set_memory_dynamic_range, "changing_dynamic_range", check_memory,
-       "memory_dynamic_min", "memory_dynamic_max")
+/*
+ * set_memory_dynamic_range(self, min, max): Halted VMs as the other setters; on a Running
+ * VM the balloon moves to max (XAPI gives a running guest its dynamic_max when the host
+ * has the memory) and the fields follow.
+ */
+static int h_set_memory_dynamic_range(struct ts_call *call, struct atoll_value *const *params,
+                                      unsigned n, struct atoll_value **result,
+                                      struct atoll_err *err)
+{
+    static const char *const names[] = {"memory_dynamic_min", "memory_dynamic_max"};
+    const char *ref;
+    ATOLL_AUTOVALUE f = atoll_value_struct();
+    if (ts_rpc_param_ref(params, 0, "VM", &ref, err) < 0 ||
+        ints(params, 1, 2, names, f, err) < 0)
+        return -1;
+    ATOLL_AUTOVALUE peek = NULL;
+    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &peek, NULL, err);
+    if (r <= 0) {
+        if (r == 0)
+            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+        return -1;
+    }
+    const char *ps0 = atoll_value_struct_get_string(peek, "power_state");
+    if (!ps0 || strcmp(ps0, "Running") != 0)
+        return halted_update(call, ref, "changing_dynamic_range", f, check_memory, err);
+
+    struct ts_vm_rt *rt;
+    ATOLL_AUTOVALUE rec = NULL;
+    if (ts_vm_state_op_begin(ref, "changing_dynamic_range", call->task_ref, &rt, &rec, err) < 0)
+        return -1;
+    const char *ps = atoll_value_struct_get_string(rec, "power_state");
+    uint64_t target = (uint64_t)atoll_value_get_int(atoll_value_struct_get(f, names[1]));
+    uint64_t old = rt->memory;
+    int rc = -1, reserved = 0;
+    if (!ps || strcmp(ps, "Running") != 0) {
+        ts_vm_state_bad_power(ref, "running", ps, err);
+    } else if (check_memory(ref, rec, f, err) == 0 &&
+               (target <= old || (reserved = ts_vm_state_reserve(target - old, err) == 0)) &&
+               ts_vm_run_balloon(rt, target, err) == 0) {
+        rc = ts_dm_generic_update(ts_vm_ctx.db, ts_vm_ctx.vm, ref, f, err);
+    }
+    if (reserved)
+        ts_vm_state_unreserve(target - old); /* rt->memory counts it now (or it failed) */
+    struct atoll_err e2 = ATOLL_ERR_INIT;
+    if (ts_vm_state_record(ref, rc == 0 ? "Running" : NULL, rt->pid > 0 ? rt : NULL, NULL,
+                           NULL, &e2) < 0)
+        atoll_err_clear(&e2);
+    ts_vm_state_op_end(rt);
+    return rc;
+}
 
 static int h_set_memory(struct ts_call *call, struct atoll_value *const *params, unsigned n,
                         struct atoll_value **result, struct atoll_err *err)

@@ -384,10 +384,15 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
     struct stat ost;
     if (stat(old_ctl, &ost) == 0)
         kill_strays(rt);
+    /* the guest's RAM is memory_static_max; the balloon holds it at the target (dynamic_max) */
+    uint64_t ram = memory;
+    int64_t smax = field_int(rec, "memory_static_max");
+    if (smax > 0 && (uint64_t)smax > ram)
+        ram = (uint64_t)smax & ~4095ULL;
     struct ts_vmm_spec spec = {
         .vmm_path = ts_vm_ctx.vmm_path, .dir = rt->dir, .uuid = rt->uuid,
         .name = field_str(rec, "name_label"), .kernel = kernel, .initrd = ramdisk,
-        .cmdline = field_str(rec, "PV_args"), .memory = memory, .vcpus = vcpus,
+        .cmdline = field_str(rec, "PV_args"), .memory = ram, .vcpus = vcpus,
         .max_vcpus = (unsigned)(field_int(rec, "VCPUs_max") > 254 ? 254
                                                                   : field_int(rec, "VCPUs_max")),
     };
@@ -440,6 +445,12 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
         ts_vm_run_destroy(rt);
         return -1;
     }
+    if (ram > memory && ts_vm_run_balloon(rt, memory, NULL) < 0) {
+        log_warn("VM %s: no balloon: the guest has all of memory_static_max", rt->uuid);
+        pthread_mutex_lock(&ts_vm_state_lock);
+        rt->memory = ram;
+        pthread_mutex_unlock(&ts_vm_state_lock);
+    }
     if (mask && *mask)
         ts_vm_run_apply_mask(rt, mask);
     ts_vm_cgroup_remove(rt->uuid); /* a stale one from an earlier run */
@@ -477,6 +488,13 @@ int ts_vm_run_adopt(struct ts_vm_rt *rt, char *state, size_t len)
         atoll_parse_i64(v, 10, &up);
     if (!ts_vmm_client_kv(ans, "state", state, len))
         snprintf(state, len, "running");
+    char bal[TS_VMM_LINE_MAX];
+    int64_t target = 0;
+    if (ts_vmm_client_command(ctl, rt->uuid, "query balloon", bal, sizeof(bal),
+                              COMMAND_TIMEOUT_MS, eb, sizeof(eb)) == 0 &&
+        ts_vmm_client_kv(bal, "target_bytes", v, sizeof(v)) &&
+        atoll_parse_i64(v, 10, &target) == 0 && target > 0 && target < mem)
+        mem = target; /* what the guest is allowed, not its RAM */
     if (pid <= 0) {
         close(fd);
         return 0;
@@ -497,6 +515,19 @@ int ts_vm_run_adopt(struct ts_vm_rt *rt, char *state, size_t len)
     log_info("VM %s: adopted running VMM pid %lld (%s)", rt->uuid, (long long)pid, state);
     ts_vm_state_ensure_console(rt);
     return 1;
+}
+
+int ts_vm_run_balloon(struct ts_vm_rt *rt, uint64_t target, struct atoll_err *err)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "balloon %lluB", (unsigned long long)target);
+    if (ts_vm_run_command(rt, cmd, err) < 0)
+        return -1;
+    pthread_mutex_lock(&ts_vm_state_lock);
+    rt->memory = target;
+    pthread_mutex_unlock(&ts_vm_state_lock);
+    log_info("VM %s: balloon target %llu MiB", rt->uuid, (unsigned long long)(target >> 20));
+    return 0;
 }
 
 int ts_vm_run_command(struct ts_vm_rt *rt, const char *cmd, struct atoll_err *err)

@@ -40,6 +40,12 @@ int ts_vm_run_adopt(struct ts_vm_rt *rt, char *state, size_t len);
 /* Pins every started vCPU thread of rt's VMM to the CPU list mask ("0,2-3"); logged. */
 void ts_vm_run_apply_mask(struct ts_vm_rt *rt, const char *mask);
 
+/*
+ * Sets the VMM's balloon target (bytes the guest may use) and rt->memory. 0, or -1 with
+ * INTERNAL_ERROR carrying the VMM's words (err may be NULL).
+ */
+int ts_vm_run_balloon(struct ts_vm_rt *rt, uint64_t target, struct atoll_err *err);
+
 /* Pause or resume through the control socket. 0 or -1 (INTERNAL_ERROR with the VMM's words). */
 int ts_vm_run_command(struct ts_vm_rt *rt, const char *cmd, struct atoll_err *err);
 
