@@ -322,8 +322,13 @@ static void handle_pkt(struct vdev_vsock *s, const struct vsock_hdr *h, const st
         static unsigned logged;
         if (__atomic_fetch_add(&logged, 1, __ATOMIC_RELAXED) < 4)
             log_warn("bad packet from the guest: %s", vsock_pkt_strerror(e));
-        if (e != VSOCK_PKT_SHORT && h->op != VSOCK_OP_RST)
-            queue_rst(s, h->src_port, h->dst_port);
+        if (e != VSOCK_PKT_SHORT && h->op != VSOCK_OP_RST) {
+            struct conn *bad = find(s, h->src_port, h->dst_port);
+            if (bad) /* the guest broke the protocol on a live connection: end it */
+                conn_close(s, bad, true);
+            else
+                queue_rst(s, h->src_port, h->dst_port);
+        }
         return;
     }
     struct conn *c = find(s, h->src_port, h->dst_port);
