@@ -1,9 +1,9 @@
 /*
  * hypervisor/virtio/blk.c - virtio-blk: request parsing and execution on libatoll-block,
- * one I/O thread per disk that sleeps on the queue's kick eventfd or, in polling mode,
- * busy-polls the avail ring for an adaptive window first.
- * Threads: vCPU threads start/stop the I/O thread through vdev_ops (transport lock held);
- * only the I/O thread touches the queue and the image. Trust: headers, sectors and
+ * one I/O thread per queue (one queue unless queues=N) that sleeps on the queue's kick
+ * eventfd or, in polling mode, busy-polls the avail ring for an adaptive window first.
+ * Threads: vCPU threads start/stop the I/O threads through vdev_ops (transport lock held);
+ * only a queue's I/O thread touches that queue; libatoll-block serialises the image. Trust: headers, sectors and
  * lengths come from the guest and are bounded before use.
  */
 #define ATOLL_LOG_MODULE "virtio-blk"
@@ -30,6 +30,7 @@
 #define VBLK_F_BLK_SIZE     6
 #define VBLK_F_FLUSH        9
 #define VBLK_F_TOPOLOGY     10
+#define VBLK_F_MQ           12
 #define VBLK_F_DISCARD      13
 #define VBLK_F_WRITE_ZEROES 14
 enum { VBLK_T_IN = 0, VBLK_T_OUT = 1, VBLK_T_FLUSH = 4, VBLK_T_GET_ID = 8,
@@ -54,6 +55,17 @@ struct vblk_range {
     uint32_t flags;
 };
 
+struct vdev_blk;
+
+/* One request queue and the I/O thread that serves it. */
+struct blk_queue {
+    struct vdev_blk *b;
+    unsigned idx;
+    pthread_t thread;
+    bool running;
+    struct vq_chain chain;
+};
+
 struct vdev_blk {
     struct vpci_dev t;
     struct blk_image *img;
@@ -62,14 +74,13 @@ struct vdev_blk {
     char serial[VDEV_BLK_SERIAL_MAX];            /* as GET_ID returns it (no NUL) */
     char serial_str[VDEV_BLK_SERIAL_MAX + 1];
     uint8_t config[VBLK_CONFIG_SIZE];
-    /* I/O thread */
-    pthread_t thread;
-    bool running;
+    /* I/O threads */
+    unsigned nq;
+    struct blk_queue q[VDEV_BLK_MAX_QUEUES];
     int stopfd;
     int stop; /* atomic */
     bool poll;     /* atomic */
     uint32_t poll_us; /* atomic */
-    struct vq_chain chain;
     uint8_t zeros[65536];
     struct vdev_blk_stats st;
 };
@@ -94,6 +105,7 @@ int vdev_blk_parse(const char *spec, struct vdev_blk_opts *o, char *errbuf, size
     memset(o, 0, sizeof(*o));
     snprintf(o->format, sizeof(o->format), "auto");
     o->poll_us = VDEV_BLK_POLL_US_DEF;
+    o->queues = 1;
     if (!spec || !*spec) {
         snprintf(errbuf, errlen, "empty disk option: expected path=IMAGE[,readonly=on,...]");
         return -1;
@@ -153,6 +165,14 @@ int vdev_blk_parse(const char *spec, struct vdev_blk_opts *o, char *errbuf, size
                 return -1;
             }
             o->poll_us = (uint32_t)us;
+        } else if (!strcmp(key, "queues")) {
+            uint64_t nq;
+            if (atoll_parse_u64(val, 10, &nq) < 0 || nq == 0 || nq > VDEV_BLK_MAX_QUEUES) {
+                snprintf(errbuf, errlen, "disk queues='%s': expected 1 to %d", val,
+                         VDEV_BLK_MAX_QUEUES);
+                return -1;
+            }
+            o->queues = (uint32_t)nq;
         } else if (!strcmp(key, "serial")) {
             if (strlen(val) > VDEV_BLK_SERIAL_MAX) {
                 snprintf(errbuf, errlen, "disk serial '%s': expected at most %d bytes", val,
@@ -163,7 +183,7 @@ int vdev_blk_parse(const char *spec, struct vdev_blk_opts *o, char *errbuf, size
         } else {
             snprintf(errbuf, errlen,
                      "unknown disk option '%s': expected path, format, readonly, serial, "
-                     "poll or poll_us", key);
+                     "poll, poll_us or queues", key);
             return -1;
         }
     }
@@ -318,12 +338,13 @@ static uint32_t blk_request(struct vdev_blk *b, const struct vq_chain *c)
     return used;
 }
 
-/* Drains the avail ring. Returns requests handled, or -EIO if the queue broke. */
-static int blk_process(struct vdev_blk *b, struct vq *vq)
+/* Drains the avail ring of q. Returns requests handled, or -EIO if the queue broke. */
+static int blk_process(struct blk_queue *q, struct vq *vq)
 {
+    struct vdev_blk *b = q->b;
     int n = 0;
     for (;;) {
-        int rc = vq_pop(vq, &b->chain);
+        int rc = vq_pop(vq, &q->chain);
         if (rc == 0)
             break;
         if (rc == -EIO) {
@@ -337,13 +358,13 @@ static int blk_process(struct vdev_blk *b, struct vq *vq)
         }
         uint32_t used = 0;
         if (rc == 1)
-            used = blk_request(b, &b->chain);
+            used = blk_request(b, &q->chain);
         else
             st_add(&b->st.bad_chains, 1);
-        vq_push(vq, b->chain.head, used);
+        vq_push(vq, q->chain.head, used);
         n++;
         if (vq_need_notify(vq)) {
-            vpci_notify_queue(&b->t, 0);
+            vpci_notify_queue(&b->t, q->idx);
             st_add(&b->st.irqs, 1);
         }
     }
@@ -357,13 +378,14 @@ static inline void cpu_relax(void)
 
 static void *blk_thread(void *arg)
 {
-    struct vdev_blk *b = arg;
-    struct vq *vq = vpci_vq(&b->t, 0);
-    int kick = vpci_kickfd(&b->t, 0);
+    struct blk_queue *q = arg;
+    struct vdev_blk *b = q->b;
+    struct vq *vq = vpci_vq(&b->t, q->idx);
+    int kick = vpci_kickfd(&b->t, q->idx);
     uint64_t window_ns = 0; /* adaptive poll window, grows on hits, shrinks on misses */
 
     while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
-        if (blk_process(b, vq) < 0)
+        if (blk_process(q, vq) < 0)
             break;
         if (__atomic_load_n(&b->poll, __ATOMIC_RELAXED)) {
             uint64_t max_ns = (uint64_t)__atomic_load_n(&b->poll_us, __ATOMIC_RELAXED) * 1000;
@@ -375,7 +397,7 @@ static void *blk_thread(void *arg)
             unsigned spins = 0;
             while (!__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
                 if (vq_has_avail(vq)) {
-                    int n = blk_process(b, vq);
+                    int n = blk_process(q, vq);
                     if (n < 0)
                         goto out;
                     st_add(&b->st.polled, (uint64_t)n);
@@ -412,35 +434,48 @@ static void blk_config_read(void *dev, uint32_t off, void *data, unsigned size)
     memcpy(data, b->config + off, size);
 }
 
+static void blk_stop(void *dev);
+
+/* Starts one I/O thread per queue the driver enabled (a driver may use fewer than offered). */
 static int blk_start(void *dev)
 {
     struct vdev_blk *b = dev;
-    if (!vpci_vq(&b->t, 0))
-        return 0; /* no queue enabled: nothing to serve */
     __atomic_store_n(&b->stop, 0, __ATOMIC_RELEASE);
-    int rc = pthread_create(&b->thread, NULL, blk_thread, b);
-    if (rc) {
-        log_error("disk '%s': cannot start its I/O thread: %s", blk_get_path(b->img),
-                  strerror(rc));
-        return -rc;
+    for (unsigned i = 0; i < b->nq; i++) {
+        struct blk_queue *q = &b->q[i];
+        if (!vpci_vq(&b->t, i))
+            continue;
+        int rc = pthread_create(&q->thread, NULL, blk_thread, q);
+        if (rc) {
+            log_error("disk '%s': cannot start the I/O thread of queue %u: %s",
+                      blk_get_path(b->img), i, strerror(rc));
+            blk_stop(b);
+            return -rc;
+        }
+        pthread_setname_np(q->thread, "virtio-blk");
+        q->running = true;
     }
-    pthread_setname_np(b->thread, "virtio-blk");
-    b->running = true;
     return 0;
 }
 
 static void blk_stop(void *dev)
 {
     struct vdev_blk *b = dev;
-    if (!b->running)
+    bool any = false;
+    for (unsigned i = 0; i < b->nq; i++)
+        any |= b->q[i].running;
+    if (!any)
         return;
     __atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
     uint64_t one = 1;
     if (write(b->stopfd, &one, sizeof(one)) < 0)
-        log_warn("disk '%s': cannot wake its I/O thread: %s", blk_get_path(b->img),
+        log_warn("disk '%s': cannot wake its I/O threads: %s", blk_get_path(b->img),
                  strerror(errno));
-    pthread_join(b->thread, NULL);
-    b->running = false;
+    for (unsigned i = 0; i < b->nq; i++) {
+        if (b->q[i].running)
+            pthread_join(b->q[i].thread, NULL);
+        b->q[i].running = false;
+    }
     uint64_t drain;
     while (read(b->stopfd, &drain, sizeof(drain)) > 0) {
     }
@@ -482,6 +517,9 @@ struct vdev_blk *vdev_blk_new(const struct vdev_blk_opts *o, const struct guestm
     memcpy(b->serial_str, o->serial, strnlen(o->serial, VDEV_BLK_SERIAL_MAX));
     b->poll = o->poll;
     b->poll_us = o->poll_us ? o->poll_us : VDEV_BLK_POLL_US_DEF;
+    b->nq = o->queues >= 1 && o->queues <= VDEV_BLK_MAX_QUEUES ? o->queues : 1;
+    for (unsigned i = 0; i < b->nq; i++)
+        b->q[i] = (struct blk_queue){.b = b, .idx = i};
     b->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->stopfd < 0) {
         snprintf(errbuf, errlen, "disk '%s': eventfd: %s", o->path, strerror(errno));
@@ -503,13 +541,17 @@ struct vdev_blk *vdev_blk_new(const struct vdev_blk_opts *o, const struct guestm
     put32(b->config + 44, discard_align);            /* discard_sector_alignment */
     put32(b->config + 48, VBLK_MAX_DISCARD_SECTORS); /* max_write_zeroes_sectors */
     put32(b->config + 52, VBLK_MAX_DISCARD_SEGS);    /* max_write_zeroes_seg */
+    uint16_t nq16 = (uint16_t)b->nq;
+    memcpy(b->config + 34, &nq16, 2);                /* num_queues */
     uint64_t features = (1ULL << VBLK_F_SEG_MAX) | (1ULL << VBLK_F_BLK_SIZE) |
                         (1ULL << VBLK_F_FLUSH);
     if (b->readonly)
         features |= 1ULL << VBLK_F_RO;
     else
         features |= (1ULL << VBLK_F_DISCARD) | (1ULL << VBLK_F_WRITE_ZEROES);
-    int rc = vpci_init(&b->t, &blk_ops, b, 1, VDEV_BLK_QUEUE_SIZE, features, mem);
+    if (b->nq > 1)
+        features |= 1ULL << VBLK_F_MQ;
+    int rc = vpci_init(&b->t, &blk_ops, b, b->nq, VDEV_BLK_QUEUE_SIZE, features, mem);
     if (rc < 0) {
         snprintf(errbuf, errlen, "disk '%s': cannot create its PCI function: %s", o->path,
                  strerror(-rc));
@@ -518,8 +560,9 @@ struct vdev_blk *vdev_blk_new(const struct vdev_blk_opts *o, const struct guestm
         free(b);
         return NULL;
     }
-    log_info("disk '%s': %llu sectors%s%s, serial '%s'", o->path, (unsigned long long)cap,
-             b->readonly ? ", read-only" : "", b->poll ? ", polling" : "", o->serial);
+    log_info("disk '%s': %llu sectors, %u queue(s)%s%s, serial '%s'", o->path,
+             (unsigned long long)cap, b->nq, b->readonly ? ", read-only" : "",
+             b->poll ? ", polling" : "", o->serial);
     return b;
 }
 
@@ -532,7 +575,7 @@ void vdev_blk_free(struct vdev_blk *b)
 {
     if (!b)
         return;
-    vpci_fini(&b->t); /* stops the I/O thread */
+    vpci_fini(&b->t); /* stops the I/O threads */
     close(b->stopfd);
     blk_close(b->img);
     free(b);
@@ -544,9 +587,10 @@ void vdev_blk_set_poll(struct vdev_blk *b, bool on, uint32_t poll_us)
         __atomic_store_n(&b->poll_us, poll_us, __ATOMIC_RELAXED);
     __atomic_store_n(&b->poll, on, __ATOMIC_RELAXED);
     uint64_t one = 1;
-    /* wake the thread so that it re-reads the mode (it re-checks and sleeps again) */
-    if (write(vpci_kickfd(&b->t, 0), &one, sizeof(one)) < 0) {
-    }
+    /* wake the threads so that they re-read the mode (they re-check and sleep again) */
+    for (unsigned i = 0; i < b->nq; i++)
+        if (write(vpci_kickfd(&b->t, i), &one, sizeof(one)) < 0) {
+        }
 }
 
 void vdev_blk_get_info(struct vdev_blk *b, struct vdev_blk_info *out)
@@ -559,6 +603,7 @@ void vdev_blk_get_info(struct vdev_blk *b, struct vdev_blk_info *out)
         .readonly = b->readonly,
         .poll = __atomic_load_n(&b->poll, __ATOMIC_RELAXED),
         .poll_us = __atomic_load_n(&b->poll_us, __ATOMIC_RELAXED),
+        .queues = b->nq,
     };
 }
 

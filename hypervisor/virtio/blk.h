@@ -20,6 +20,7 @@
 #define VDEV_BLK_QUEUE_SIZE  256
 #define VDEV_BLK_POLL_US_DEF 64  /* default busy-poll window after the last request */
 #define VDEV_BLK_POLL_US_MAX 100000
+#define VDEV_BLK_MAX_QUEUES  8   /* VIRTIO_BLK_F_MQ: one I/O thread per queue */
 
 /* One --disk option, parsed. */
 struct vdev_blk_opts {
@@ -29,11 +30,13 @@ struct vdev_blk_opts {
     bool readonly;
     bool poll;                   /* busy-poll the ring before sleeping on the eventfd */
     uint32_t poll_us;            /* longest poll window (adaptive below it) */
+    uint32_t queues;             /* request queues, 1..VDEV_BLK_MAX_QUEUES (default 1) */
 };
 
 /*
  * Parses "path=IMG[,format=raw|qcow2|auto][,readonly=on|off][,serial=S][,poll=on|off]
- * [,poll_us=N]" (a bare first item without '=' is taken as the path). Unknown keys,
+ * [,poll_us=N][,queues=N]" (a bare first item without '=' is taken as the path).
+ * queues > 1 offers VIRTIO_BLK_F_MQ with one I/O thread per queue. Unknown keys,
  * bad values, a missing path, a serial longer than 20 bytes or with ',' are refused.
  * Returns 0, or -1 with a one-line message in errbuf naming the bad item.
  */
@@ -75,6 +78,7 @@ struct vdev_blk_info {
     uint64_t sectors;
     bool readonly, poll;
     uint32_t poll_us;
+    uint32_t queues;
 };
 /* Describes the disk (any thread). */
 void vdev_blk_get_info(struct vdev_blk *b, struct vdev_blk_info *out);

@@ -472,6 +472,7 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
         kvn(out, outlen, "sectors", in.sectors);
         kv(out, outlen, "readonly", in.readonly ? "on" : "off");
         kv(out, outlen, "serial", in.serial);
+        kvn(out, outlen, "queues", in.queues);
     }
     if (!strcmp(cmd, "disk-stats")) {
         struct vdev_blk_stats st;

@@ -67,7 +67,7 @@ int vdevs_add_vsock(struct vdevs *v, const char *spec, char *errbuf, size_t errl
  * Control-socket commands for the devices; the VMM's control.c forwards them here:
  *   disks                     OK count=N
  *   disk N                    OK disk=N path=P format=F sectors=S readonly=on|off
- *                             serial=S poll=on|off poll_us=U
+ *                             serial=S queues=Q poll=on|off poll_us=U
  *   disk-stats N              OK disk=N reads=.. writes=.. flushes=.. discards=..
  *                             read_bytes=.. write_bytes=.. io_errors=.. bad_chains=..
  *                             kicks=.. polled=.. irqs=..

@@ -360,6 +360,72 @@ static void test_ro_disk(void)
     vdev_blk_free(b);
 }
 
+/* VIRTIO_BLK_F_MQ: two queues, each served by its own I/O thread. */
+static void test_mq_disk(void)
+{
+    struct vdev_blk_opts o;
+    char e[256];
+    snprintf(e, sizeof(e), "path=%s,format=raw,serial=MQ,queues=2", img_rw);
+    is_int(vdev_blk_parse(e, &o, e, sizeof(e)), 0, "parse queues=2");
+    is_int(vdev_blk_parse("path=/a,queues=9", &o, e, sizeof(e)), -1, "queues=9 refused");
+    snprintf(e, sizeof(e), "path=%s,format=raw,serial=MQ,queues=2", img_rw);
+    vdev_blk_parse(e, &o, e, sizeof(e));
+    struct vdev_blk *b = vdev_blk_new(&o, &gm, e, sizeof(e));
+    ok(b != NULL, "two-queue disk opened");
+    if (!b)
+        return;
+    int slot = pci_bus_add(bus, vdev_blk_pci(b), PCI_NO_GSI);
+    struct drv d;
+    drv_start(&d, slot, false); /* queue 0 as usual */
+    wr(&d, 0x00, 4, 0);
+    ok(rd(&d, 0x04, 4) & (1u << 12), "VIRTIO_BLK_F_MQ offered");
+    is_int(rd(&d, 0x12, 2), 2, "two queues in common config");
+    is_int(rd(&d, VPCI_DEVCFG_OFF + 34, 2), 2, "config num_queues = 2");
+    /* reset, then set up both queues: queue 1's rings at 0x8000/0x9000/0xA000 */
+    memset(ram.base + 0x8000, 0, 0x3000);
+    wr(&d, 0x14, 1, 0);
+    wr(&d, 0x14, 1, 3);
+    wr(&d, 0x08, 4, 0);
+    wr(&d, 0x0C, 4, 1u << 12);
+    wr(&d, 0x08, 4, 1);
+    wr(&d, 0x0C, 4, 1);
+    wr(&d, 0x14, 1, 11);
+    uint64_t rings[2][3] = {{DESC, AVAIL, USED}, {0x8000, 0x9000, 0xA000}};
+    for (unsigned q = 0; q < 2; q++) {
+        wr(&d, 0x16, 2, q);
+        wr(&d, 0x18, 2, QSZ);
+        wr(&d, 0x20, 8, rings[q][0]);
+        wr(&d, 0x28, 8, rings[q][1]);
+        wr(&d, 0x30, 8, rings[q][2]);
+        is_int(rd(&d, 0x1E, 2), q, "queue_notify_off of queue %u", q);
+        wr(&d, 0x1C, 2, 1);
+    }
+    wr(&d, 0x14, 1, 15);
+    is_int(rd(&d, 0x14, 1), 15, "DRIVER_OK with two queues");
+    /* GET_ID on queue 1 */
+    struct vq_desc *d1 = (struct vq_desc *)(ram.base + 0x8000);
+    uint32_t hdr[4] = {8, 0, 0, 0};
+    memcpy(ram.base + 0xB000, hdr, 16);
+    ram.base[0xB100] = 0xEE;
+    d1[0] = (struct vq_desc){0xB000, 16, VQ_DESC_F_NEXT, 1};
+    d1[1] = (struct vq_desc){0xB200, 20, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 2};
+    d1[2] = (struct vq_desc){0xB100, 1, VQ_DESC_F_WRITE, 0};
+    struct vq_avail *a1 = (struct vq_avail *)(ram.base + 0x9000);
+    struct vq_used *u1 = (struct vq_used *)(ram.base + 0xA000);
+    a1->ring[0] = 0;
+    __atomic_store_n(&a1->idx, 1, __ATOMIC_RELEASE);
+    wr(&d, VPCI_NOTIFY_OFF + VPCI_NOTIFY_MULT, 2, 1);
+    for (int i = 0; i < 5000 && __atomic_load_n(&u1->idx, __ATOMIC_ACQUIRE) != 1; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    ok(u1->idx == 1 && ram.base[0xB100] == 0 && !memcmp(ram.base + 0xB200, "MQ", 2),
+       "queue 1 served by its own thread (GET_ID)");
+    /* and queue 0 still works, concurrently */
+    d.avail = d.used_seen = 0;
+    request(&d, 0, 100, 512, true);
+    is_int(*status_byte(), 0, "queue 0 served too");
+    vdev_blk_free(b);
+}
+
 /* The VMM-facing entry point without KVM: --disk options and control commands. */
 static void test_vdevs(void)
 {
@@ -408,6 +474,7 @@ int main(void)
     test_parse();
     test_rw_disk();
     test_ro_disk();
+    test_mq_disk();
     test_vdevs();
     unlink(img_rw);
     unlink(img_ro);
