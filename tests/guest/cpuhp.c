@@ -173,6 +173,7 @@ int cpuhp_parse(struct cpuhp_info *hp, uint64_t rsdp_pa, acpi_map_fn map, void *
 #ifndef CPUHP_HOST_TEST
 static struct cpuhp_info info;
 static volatile int kick;
+static int scan_all; /* the first look walks the slots whatever the GPE status says */
 static struct guest *guest;
 
 static const void *phys_map(uint64_t pa, uint64_t len, void *ctx)
@@ -206,9 +207,11 @@ void cpuhp_init(struct guest *g)
     uint16_t en = (uint16_t)(info.gpe0_blk + info.gpe0_len / 2 + info.gpe / 8);
     uint8_t bit = (uint8_t)(1u << (info.gpe % 8));
     cpu_set_handler(VEC_POWER, sci_handler);
-    outb(sts, bit); /* write 1 to clear a stale event */
+    outb(sts, bit); /* clear the status (as ACPICA does before enabling a GPE) ... */
     outb(en, (uint8_t)(inb(en) | bit));
-    kick = 1;       /* look once: an event may predate the enable */
+    scan_all = 1;   /* ... and walk the slots once: a CPU added during boot has its insert
+                     * event set already (Linux finds such CPUs by its namespace scan) */
+    kick = 1;
     con_printf("atoll-guest: cpu hotplug: registers 0x%x, GPE %u, %u slots\n", info.base,
                info.gpe, info.nslots);
 }
@@ -242,8 +245,9 @@ void cpuhp_poll(struct guest *g)
         return;
     uint16_t sts = (uint16_t)(info.gpe0_blk + info.gpe / 8);
     uint8_t bit = (uint8_t)(1u << (info.gpe % 8));
-    if (!(inb(sts) & bit))
+    if (!(inb(sts) & bit) && !scan_all)
         return;
+    scan_all = 0;
     outb(sts, bit); /* clear first: an event raised during the walk fires again */
     for (unsigned sel = 0; sel < info.nslots; sel++) {
         outl(info.base, sel);

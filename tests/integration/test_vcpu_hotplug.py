@@ -94,6 +94,14 @@ st, _ = m.wait(60)
 t.is_eq(st, 0, "the guest powers off with hot-added CPUs: exit 0")
 m.close()
 
+# a CPU added while the guest is still booting (before it enabled the GPE) is not lost
+m = v.Vmm(img, vcpus=1, memory="64M", extra=["--max-vcpus", "2"])
+greeting = m.open_control()
+t.is_eq(m.ctl("vcpus 2"), "OK vcpus=2 added=1 removing=0", "vcpus 2 as soon as the VMM answers")
+if t.ok(m.wait_for("atoll> ", 120) is not None, "guest boots"):
+    t.is_eq(wait_online(m, 2), 2, "the guest's first scan finds the CPU added during its boot")
+m.close()
+
 # without --max-vcpus there is nothing to add
 m = v.Vmm(img, vcpus=2, memory="64M")
 if t.ok(m.wait_for("atoll> ", 120) is not None, "guest boots with 2 vCPUs, no --max-vcpus"):
