@@ -146,14 +146,28 @@ t.is_eq(cmd(m, "blk write 0 2048 4096 99", "blk write disk"),
 t.is_eq(cmd(m, "blk verify 0 2048 4096 99", "blk verify disk"),
         "blk verify disk=0 sector=2048 count=4096 status=0 ok=1 mismatches=0", "qcow2: read back")
 t.is_eq(cmd(m, "blk flush 0", "blk flush disk"), "blk flush disk=0 status=0", "qcow2: flush")
-# -U: the VMM holds QEMU-compatible image locks while it runs
+# -U: the VMM holds QEMU-compatible image locks while it runs; clusters the library keeps
+# reserved for its next allocations count as leaks until it closes the image
 chk = subprocess.run([qemu_img, "check", "-U", top], capture_output=True, text=True)
-t.is_eq(chk.returncode, 0, "qcow2: qemu-img check -U clean while the VM runs (after flush)")
-if chk.returncode:
+t.ok(chk.returncode in (0, 3), f"qcow2: qemu-img check -U while the VM runs: no corruption "
+     f"(exit {chk.returncode})")
+if chk.returncode not in (0, 3):
     t.diag((chk.stdout + chk.stderr)[-800:])
 busy = subprocess.run([qemu_img, "check", top], capture_output=True, text=True)
 t.ok(busy.returncode != 0 and "lock" in busy.stderr,
      "qcow2: the image is locked against other writers while the VM runs")
+m.send("poweroff\r")
+st, _ = m.wait(60)
+m.close()
+t.is_eq(st, 0, "qcow2: guest powered off")
+chk = subprocess.run([qemu_img, "check", top], capture_output=True, text=True)
+t.is_eq(chk.returncode, 0, "qcow2: qemu-img check clean after the guest's writes")
+if chk.returncode:
+    t.diag((chk.stdout + chk.stderr)[-800:])
+m = boot([f"path={top},format=qcow2,serial=Q"])
+t.is_eq(cmd(m, "blk verify 0 2048 4096 99", "blk verify disk"),
+        "blk verify disk=0 sector=2048 count=4096 status=0 ok=1 mismatches=0",
+        "qcow2: data there after a restart")
 # kill -9 in the middle of a write workload
 m.send("blk bench 0 rand write 65536 8 20000\r")
 time.sleep(1.5)
