@@ -22,6 +22,7 @@
 #include "vm_console.h"
 #include "vm_copy.h"
 #include "vm_lifecycle.h"
+#include "vm_metrics.h"
 #include "vm_reconcile.h"
 #include "vm_run.h"
 #include "vm_state.h"
@@ -97,13 +98,15 @@ int ts_vmops_init(struct ts_dm_db *db, const struct ts_vmops_config *cfg, struct
 
 int ts_vmops_start(struct atoll_err *err)
 {
-    if (ts_host_init_run(err) < 0)
+    if (ts_host_init_run(err) < 0 || ts_vm_reconcile_run(err) < 0)
         return -1;
-    return ts_vm_reconcile_run(err);
+    ts_vm_metrics_start();
+    return 0;
 }
 
 void ts_vmops_stop(void)
 {
+    ts_vm_metrics_stop();
     ts_vm_run_detach_all();
 }
 
