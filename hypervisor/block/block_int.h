@@ -83,6 +83,22 @@ int blk_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int blk_sync(int fd);
 /* Punches a hole (best effort; errors ignored). */
 void blk_punch(int fd, uint64_t off, uint64_t len);
+/* Grows the file (sparse) to at least size bytes; never shrinks. 0 or -errno. */
+int blk_extend(int fd, uint64_t size);
+/* Zeroes a range in the file system (fallocate zero range, growing the file). 0 or -errno. */
+int blk_zero_range(int fd, uint64_t off, uint64_t len);
+
+/*
+ * Test-only observer of every completed pwrite (buf NULL: zeros), hole punch and fdatasync
+ * the library issues, in order: the power-cut test replays prefixes and subsets of them.
+ * NULL in production; set it only while no image is in use by other threads.
+ */
+struct blk_io_observer {
+    void (*write)(void *opaque, int fd, const void *buf, size_t len, uint64_t off);
+    void (*sync)(void *opaque, int fd);
+    void *opaque;
+};
+extern struct blk_io_observer *blk_io_observer;
 
 /*
  * Tests for conflicting users (QEMU-compatible OFD byte locks) and switches this image's

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atoll/log.h"
@@ -39,9 +40,13 @@ int blk_pread(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+struct blk_io_observer *blk_io_observer;
+
 int blk_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
     const uint8_t *p = buf;
+    if (blk_io_observer)
+        blk_io_observer->write(blk_io_observer->opaque, fd, buf, len, off);
     while (len > 0) {
         ssize_t n = pwrite(fd, p, len, (off_t)off);
         if (n < 0) {
@@ -64,12 +69,40 @@ int blk_sync(int fd)
         if (errno != EINTR)
             return -errno;
     }
+    if (blk_io_observer)
+        blk_io_observer->sync(blk_io_observer->opaque, fd);
     return 0;
 }
 
 void blk_punch(int fd, uint64_t off, uint64_t len)
 {
-    (void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0 &&
+        blk_io_observer)
+        blk_io_observer->write(blk_io_observer->opaque, fd, NULL, (size_t)len, off);
+}
+
+int blk_extend(int fd, uint64_t size)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size >= size)
+        return 0;
+    if (ftruncate(fd, (off_t)size) < 0)
+        return -errno;
+    if (blk_io_observer)
+        blk_io_observer->write(blk_io_observer->opaque, fd, NULL,
+                               (size_t)(size - (uint64_t)st.st_size), (uint64_t)st.st_size);
+    return 0;
+}
+
+int blk_zero_range(int fd, uint64_t off, uint64_t len)
+{
+    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) < 0)
+        return -errno;
+    if (blk_io_observer)
+        blk_io_observer->write(blk_io_observer->opaque, fd, NULL, (size_t)len, off);
+    return 0;
 }
 
 int blk_corrupt(struct blk_image *img, const char *fmt, ...)

@@ -364,7 +364,7 @@ static int write_alloc(struct blk_image *img, const uint8_t *p, uint64_t off, ui
         int ty = entry_type(q, old[i]);
         uint64_t bsize = img->backing ? blk_get_size(img->backing) : 0;
         if ((ty == QC_ZERO || (ty == QC_UNALLOC && cstart >= bsize)) &&
-            fallocate(img->fd, FALLOC_FL_ZERO_RANGE, (off_t)h, (off_t)cs) == 0) {
+            blk_zero_range(img->fd, h, cs) == 0) {
             /* old contents are zeros: zero the cluster in the file system, write our part */
             r = blk_pwrite(img->fd, p + (cstart + a - off), b - a, h + a);
             continue;

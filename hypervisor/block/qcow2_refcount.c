@@ -339,7 +339,17 @@ int qcow2_refcount_reserve(struct blk_image *img, uint32_t n)
         bump_end(q, c);
         q->pool[q->pool_tail++] = c;
     }
-    int r2 = qcow2_refcount_commit(img);
+    /*
+     * The file grows over the reserved clusters in the same barrier as their refcounts: an
+     * L2 entry written later never points past the end of the file, even after a power cut
+     * that loses the data write which would have grown it.
+     */
+    uint64_t top = 0;
+    for (uint32_t i = q->pool_head; i < q->pool_tail; i++)
+        top = q->pool[i] + 1 > top ? q->pool[i] + 1 : top;
+    int r2 = blk_extend(img->fd, top << q->cluster_bits);
+    if (r2 == 0)
+        r2 = qcow2_refcount_commit(img);
     if (r2 == 0)
         r2 = blk_sync(img->fd);
     if (r == 0)

@@ -33,9 +33,9 @@
  * Crash safety (qcow2). Metadata is written through (no dirty metadata cache), in an order
  * that leaves a consistent image after a kill -9 or a power cut at any instant, at worst with
  * leaked clusters (refcount > references, which `qemu-img check -r leaks` frees):
- *   1. refcounts first: clusters are reserved in batches (refcount set to 1, fdatasync) into
- *      a per-image pool before anything points at them; a crash leaks at most one batch
- *      (up to 2 MiB of clusters) - the pool is returned on close.
+ *   1. refcounts first: clusters are reserved in batches (refcount set to 1, the file grown
+ *      over them, fdatasync) into a per-image pool before anything points at them; a crash
+ *      leaks at most one batch (up to 2 MiB of clusters) - the pool is returned on close.
  *   2. data: the guest data (with the copy-on-write head/tail from the backing chain or the
  *      old compressed/zero cluster) is written to the new cluster.
  *   3. L2: the entry is pointed at the new cluster (one pwrite of the changed entries).
@@ -46,6 +46,8 @@
  *   refcount. Guest data is durable only after blk_flush() (fdatasync), as on a disk with a
  *   volatile write cache; without the data->L2 barrier a power cut may show a newly written
  *   cluster's old contents (zeros for a file that grew), never another image's data.
+ *   Verified by tests/unit/hypervisor/block: SIGKILLs of a writer, and simulated power cuts
+ *   (any subset of the writes after the last fdatasync, torn at 512-byte sectors).
  *
  * Not done (refused with an error, never silently wrong): writing images with internal
  * snapshots (read is fine), encryption, external data files, extended L2 entries, zstd
