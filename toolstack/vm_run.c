@@ -409,7 +409,7 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
         ts_vmm_client_startup_error(rt->dir, off, why, sizeof(why));
         if (strstr(why, "more than this host can give")) {
             char need[32], have[32];
-            snprintf(need, sizeof(need), "%llu", (unsigned long long)memory);
+            snprintf(need, sizeof(need), "%llu", (unsigned long long)ram);
             snprintf(have, sizeof(have), "%llu", (unsigned long long)ts_vm_state_free_memory());
             ATOLL_ERR(err, ATOLL_E_HOST_NOT_ENOUGH_FREE_MEMORY, need, have);
         } else if (strstr(why, "kernel image") || strstr(why, "initrd")) {

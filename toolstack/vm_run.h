@@ -23,9 +23,10 @@ int ts_vm_run_sizing(const char *ref, struct atoll_value *rec, uint64_t *memory,
 
 /*
  * Starts a VMM for rec into rt (guard held, rt->pid == 0): validates the boot
- * fields, spawns, waits for the control socket, pauses it when asked, applies
- * the VCPUs_params mask, starts the watcher. Fills rt->pid, memory, vcpus,
- * start_time. On failure nothing is left running. 0 or -1.
+ * fields, spawns (RAM = memory_static_max, --max-vcpus VCPUs_max), waits for the
+ * control socket, pauses it when asked, sets the balloon to memory (the target),
+ * applies the VCPUs_params mask and weight/cap, starts the watcher. Fills rt->pid,
+ * memory, vcpus, start_time. On failure nothing is left running. 0 or -1.
  */
 int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memory,
                      unsigned vcpus, int paused, struct atoll_err *err);

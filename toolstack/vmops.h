@@ -20,6 +20,9 @@
  * "reboot", the test guest's shell). Exits nobody asked for follow actions_after_shutdown,
  * actions_after_reboot and actions_after_crash (restart at most 3 crashes a minute).
  * VCPUs_params: mask pins the vCPU threads; weight/cap go to a per-VM CPU cgroup (vm_cgroup.h).
+ * MEMORY: the VMM gets memory_static_max of RAM, the balloon holds the guest at
+ * memory_dynamic_max (set_memory_dynamic_range moves it live); VCPUs: --max-vcpus VCPUs_max,
+ * so set_VCPUs_number_live can hot-add up to it.
  * CONSOLE: GET|CONNECT /console?ref=<VM or console ref>|uuid=...&session_id=... streams it
  * (raw after the headers for HTTP/1.0, chunked for 1.1); POST the same URL to type (vm_console.c).
  */
