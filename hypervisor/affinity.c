@@ -181,7 +181,7 @@ int vmm_affinity_apply(pid_t tid, const cpu_set_t *set)
     return sched_setaffinity(tid, sizeof(*set), set) < 0 ? -errno : 0;
 }
 
-int vmm_cgroup_check_path(const char *dir, char *errbuf, size_t errlen)
+int vmm_affinity_cgroup_check(const char *dir, char *errbuf, size_t errlen)
 {
     if (dir[0] != '/' || strlen(dir) > 4095 || strstr(dir, "/../") ||
         (strlen(dir) >= 3 && strcmp(dir + strlen(dir) - 3, "/..") == 0)) {
@@ -192,7 +192,7 @@ int vmm_cgroup_check_path(const char *dir, char *errbuf, size_t errlen)
     return 0;
 }
 
-int vmm_cgroup_join(const char *dir, char *errbuf, size_t errlen)
+int vmm_affinity_cgroup_join(const char *dir, char *errbuf, size_t errlen)
 {
     struct statfs sf;
     if (statfs(dir, &sf) < 0) {

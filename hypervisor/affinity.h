@@ -34,12 +34,12 @@ int vmm_affinity_check(const cpu_set_t *set, const cpu_set_t *allowed, char *err
 /* sched_setaffinity(tid, set): 0 or -errno. tid 0 is the calling thread. */
 int vmm_affinity_apply(pid_t tid, const cpu_set_t *set);
 /* Checks a cgroup path: absolute, no "..", at most 4095 bytes. 0, or -1 with a message. */
-int vmm_cgroup_check_path(const char *dir, char *errbuf, size_t errlen);
+int vmm_affinity_cgroup_check(const char *dir, char *errbuf, size_t errlen);
 /*
  * Moves the whole process (all its threads, and the ones it creates later) into the cgroup
  * v2 directory dir by writing its pid to dir/cgroup.procs. Checks that dir is on a cgroup2
  * file system and that cgroup.procs is writable. 0, or -1 with a message.
  */
-int vmm_cgroup_join(const char *dir, char *errbuf, size_t errlen);
+int vmm_affinity_cgroup_join(const char *dir, char *errbuf, size_t errlen);
 
 #endif

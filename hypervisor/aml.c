@@ -9,14 +9,14 @@
 
 #include <string.h>
 
-void aml_init(struct aml *a, uint8_t *buf, size_t cap)
+void vmm_aml_init(struct vmm_aml *a, uint8_t *buf, size_t cap)
 {
     memset(a, 0, sizeof(*a));
     a->buf = buf;
     a->cap = cap;
 }
 
-void aml_bytes(struct aml *a, const void *p, size_t n)
+void vmm_aml_bytes(struct vmm_aml *a, const void *p, size_t n)
 {
     if (a->err)
         return;
@@ -28,16 +28,16 @@ void aml_bytes(struct aml *a, const void *p, size_t n)
     a->len += n;
 }
 
-void aml_byte(struct aml *a, uint8_t b)
+void vmm_aml_byte(struct vmm_aml *a, uint8_t b)
 {
-    aml_bytes(a, &b, 1);
+    vmm_aml_bytes(a, &b, 1);
 }
 
-void aml_op(struct aml *a, unsigned op)
+void vmm_aml_op(struct vmm_aml *a, unsigned op)
 {
     if (op > 0xFF)
-        aml_byte(a, (uint8_t)(op >> 8));
-    aml_byte(a, (uint8_t)op);
+        vmm_aml_byte(a, (uint8_t)(op >> 8));
+    vmm_aml_byte(a, (uint8_t)op);
 }
 
 static int seg_char(char c)
@@ -45,13 +45,13 @@ static int seg_char(char c)
     return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-void aml_name(struct aml *a, const char *path)
+void vmm_aml_name(struct vmm_aml *a, const char *path)
 {
     const char *p = path;
     if (*p == '\\')
-        aml_byte(a, *p++);
+        vmm_aml_byte(a, *p++);
     while (*p == '^')
-        aml_byte(a, *p++);
+        vmm_aml_byte(a, *p++);
     uint8_t segs[16][4];
     unsigned n = 0;
     while (*p) {
@@ -82,28 +82,28 @@ void aml_name(struct aml *a, const char *path)
         }
     }
     if (n == 0) {
-        aml_byte(a, 0x00);           /* NullName */
+        vmm_aml_byte(a, 0x00);           /* NullName */
         return;
     }
     if (n == 2)
-        aml_byte(a, 0x2E);           /* DualNamePrefix */
+        vmm_aml_byte(a, 0x2E);           /* DualNamePrefix */
     else if (n > 2) {
-        aml_byte(a, 0x2F);           /* MultiNamePrefix */
-        aml_byte(a, (uint8_t)n);
+        vmm_aml_byte(a, 0x2F);           /* MultiNamePrefix */
+        vmm_aml_byte(a, (uint8_t)n);
     }
-    aml_bytes(a, segs, 4 * (size_t)n);
+    vmm_aml_bytes(a, segs, 4 * (size_t)n);
 }
 
-void aml_int(struct aml *a, uint64_t v)
+void vmm_aml_int(struct vmm_aml *a, uint64_t v)
 {
     uint8_t b[9];
     size_t n;
     if (v == 0 || v == 1) {
-        aml_byte(a, (uint8_t)v);
+        vmm_aml_byte(a, (uint8_t)v);
         return;
     }
     if (v == UINT64_MAX) {
-        aml_byte(a, AML_ONES);
+        vmm_aml_byte(a, AML_ONES);
         return;
     }
     if (v <= 0xFF) {
@@ -121,19 +121,19 @@ void aml_int(struct aml *a, uint64_t v)
     }
     for (size_t i = 0; i < n; i++)
         b[1 + i] = (uint8_t)(v >> (8 * i));
-    aml_bytes(a, b, n + 1);
+    vmm_aml_bytes(a, b, n + 1);
 }
 
-void aml_string(struct aml *a, const char *s)
+void vmm_aml_string(struct vmm_aml *a, const char *s)
 {
     for (const char *c = s; *c; c++)
         if ((unsigned char)*c < 0x01 || (unsigned char)*c > 0x7F)
             a->err = 1;
-    aml_byte(a, 0x0D);
-    aml_bytes(a, s, strlen(s) + 1);
+    vmm_aml_byte(a, 0x0D);
+    vmm_aml_bytes(a, s, strlen(s) + 1);
 }
 
-void aml_eisaid(struct aml *a, const char *id)
+void vmm_aml_eisaid(struct vmm_aml *a, const char *id)
 {
     /* three letters (5 bits each, 'A' = 1) and four hex digits, stored big-endian */
     if (strlen(id) != 7) {
@@ -159,12 +159,12 @@ void aml_eisaid(struct aml *a, const char *id)
         v = (v << 4) | d;
     }
     uint8_t b[5] = {0x0C, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    aml_bytes(a, b, 5);
+    vmm_aml_bytes(a, b, 5);
 }
 
-void aml_begin(struct aml *a, unsigned op)
+void vmm_aml_begin(struct vmm_aml *a, unsigned op)
 {
-    aml_op(a, op);
+    vmm_aml_op(a, op);
     if (a->err)
         return;
     if (a->depth == AML_DEPTH_MAX) {
@@ -173,7 +173,7 @@ void aml_begin(struct aml *a, unsigned op)
     }
     a->open[a->depth++] = a->len;
     static const uint8_t slot[4];
-    aml_bytes(a, slot, 4);
+    vmm_aml_bytes(a, slot, 4);
 }
 
 /* Encodes a PkgLength whose value counts its own bytes; n is 1..4. */
@@ -199,7 +199,7 @@ static unsigned pkglen_size(size_t body)
     return 4;
 }
 
-void aml_end(struct aml *a)
+void vmm_aml_end(struct vmm_aml *a)
 {
     if (a->err)
         return;
@@ -219,24 +219,24 @@ void aml_end(struct aml *a)
     a->len -= 4 - n;
 }
 
-void aml_pkglen(struct aml *a, size_t v)
+void vmm_aml_pkglen(struct vmm_aml *a, size_t v)
 {
     /* a field width: the value is the number itself, not a byte count */
     uint8_t b[4];
     unsigned n = v <= 0x3F ? 1 : v <= 0xFFF ? 2 : v <= 0xFFFFF ? 3 : 4;
     put_pkglen(b, v, n);
-    aml_bytes(a, b, n);
+    vmm_aml_bytes(a, b, n);
 }
 
-void aml_buffer(struct aml *a, const uint8_t *bytes, size_t n)
+void vmm_aml_buffer(struct vmm_aml *a, const uint8_t *bytes, size_t n)
 {
-    aml_begin(a, AML_BUFFER);
-    aml_int(a, n);
-    aml_bytes(a, bytes, n);
-    aml_end(a);
+    vmm_aml_begin(a, AML_BUFFER);
+    vmm_aml_int(a, n);
+    vmm_aml_bytes(a, bytes, n);
+    vmm_aml_end(a);
 }
 
-size_t aml_finish(struct aml *a)
+size_t vmm_aml_finish(struct vmm_aml *a)
 {
     if (a->err || a->depth)
         return 0;

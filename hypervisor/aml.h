@@ -13,7 +13,7 @@
 
 #define AML_DEPTH_MAX 16
 
-struct aml {
+struct vmm_aml {
     uint8_t *buf;
     size_t len, cap;
     int err;                         /* 1 after an overflow, bad name or unbalanced end */
@@ -38,30 +38,30 @@ enum { AML_FIELD_BYTE = 1, AML_FIELD_WORD = 2, AML_FIELD_DWORD = 3,
        AML_FIELD_PRESERVE = 0x00, AML_FIELD_WRITE_ZEROS = 0x40 };
 enum { AML_SPACE_MEM = 0, AML_SPACE_IO = 1 };
 
-void aml_init(struct aml *a, uint8_t *buf, size_t cap);
-void aml_byte(struct aml *a, uint8_t b);
-void aml_bytes(struct aml *a, const void *p, size_t n);
+void vmm_aml_init(struct vmm_aml *a, uint8_t *buf, size_t cap);
+void vmm_aml_byte(struct vmm_aml *a, uint8_t b);
+void vmm_aml_bytes(struct vmm_aml *a, const void *p, size_t n);
 /* One opcode (one byte, or 0x5Bxx for the extended ones). */
-void aml_op(struct aml *a, unsigned op);
+void vmm_aml_op(struct vmm_aml *a, unsigned op);
 /*
  * A NameString: "\\" root prefix, "^" parent prefixes, then dot-separated segments of 1..4
  * characters [A-Z0-9_] (padded with '_'): "\\_SB.CPUS", "C001", "_S5".
  */
-void aml_name(struct aml *a, const char *path);
+void vmm_aml_name(struct vmm_aml *a, const char *path);
 /* The shortest integer encoding (Zero, One, Ones, Byte/Word/DWord/QWordPrefix). */
-void aml_int(struct aml *a, uint64_t v);
+void vmm_aml_int(struct vmm_aml *a, uint64_t v);
 /* StringPrefix + ASCII + NUL. */
-void aml_string(struct aml *a, const char *s);
+void vmm_aml_string(struct vmm_aml *a, const char *s);
 /* A compressed EISA id ("PNP0A05") as a DWord constant. */
-void aml_eisaid(struct aml *a, const char *id);
-/* Opens an object with a PkgLength: writes op and reserves the length; closed by aml_end. */
-void aml_begin(struct aml *a, unsigned op);
-void aml_end(struct aml *a);
+void vmm_aml_eisaid(struct vmm_aml *a, const char *id);
+/* Opens an object with a PkgLength: writes op and reserves the length; closed by vmm_aml_end. */
+void vmm_aml_begin(struct vmm_aml *a, unsigned op);
+void vmm_aml_end(struct vmm_aml *a);
 /* Buffer(n){bytes} as one object. */
-void aml_buffer(struct aml *a, const uint8_t *bytes, size_t n);
+void vmm_aml_buffer(struct vmm_aml *a, const uint8_t *bytes, size_t n);
 /* A PkgLength value on its own (field unit widths). */
-void aml_pkglen(struct aml *a, size_t v);
+void vmm_aml_pkglen(struct vmm_aml *a, size_t v);
 /* Returns the built length, or 0 when err is set or objects are still open. */
-size_t aml_finish(struct aml *a);
+size_t vmm_aml_finish(struct vmm_aml *a);
 
 #endif

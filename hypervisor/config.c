@@ -326,7 +326,7 @@ int vmm_config_check(const struct vmm_config *cfg, char *errbuf, size_t errlen)
         if (r < 0)
             return -1;
     }
-    if (cfg->cgroup && vmm_cgroup_check_path(cfg->cgroup, errbuf, errlen) < 0)
+    if (cfg->cgroup && vmm_affinity_cgroup_check(cfg->cgroup, errbuf, errlen) < 0)
         return -1;
     if (cfg->memory < 4 * 1024 * 1024ULL || cfg->memory % 4096) {
         snprintf(errbuf, errlen, "memory %llu bytes is invalid: expected a multiple of 4 KiB, "

@@ -14,147 +14,147 @@
 #include "aml.h"
 #include "cpuhp.h"
 
-static void store(struct aml *a, const char *dst_name, uint64_t v)
+static void store(struct vmm_aml *a, const char *dst_name, uint64_t v)
 {
-    aml_op(a, AML_STORE);
-    aml_int(a, v);
-    aml_name(a, dst_name);
+    vmm_aml_op(a, AML_STORE);
+    vmm_aml_int(a, v);
+    vmm_aml_name(a, dst_name);
 }
 
-static void acquire(struct aml *a)
+static void acquire(struct vmm_aml *a)
 {
-    aml_op(a, AML_EXT_ACQUIRE);
-    aml_name(a, "CPLK");
-    aml_byte(a, 0xFF);
-    aml_byte(a, 0xFF);
+    vmm_aml_op(a, AML_EXT_ACQUIRE);
+    vmm_aml_name(a, "CPLK");
+    vmm_aml_byte(a, 0xFF);
+    vmm_aml_byte(a, 0xFF);
 }
 
-static void release(struct aml *a)
+static void release(struct vmm_aml *a)
 {
-    aml_op(a, AML_EXT_RELEASE);
-    aml_name(a, "CPLK");
+    vmm_aml_op(a, AML_EXT_RELEASE);
+    vmm_aml_name(a, "CPLK");
 }
 
-/* Method(name, nargs[, Serialized]) { ... } : opened, closed by aml_end */
-static void method(struct aml *a, const char *name, unsigned nargs, int serialized)
+/* Method(name, nargs[, Serialized]) { ... } : opened, closed by vmm_aml_end */
+static void method(struct vmm_aml *a, const char *name, unsigned nargs, int serialized)
 {
-    aml_begin(a, AML_METHOD);
-    aml_name(a, name);
-    aml_byte(a, (uint8_t)(nargs | (serialized ? 0x08 : 0)));
+    vmm_aml_begin(a, AML_METHOD);
+    vmm_aml_name(a, name);
+    vmm_aml_byte(a, (uint8_t)(nargs | (serialized ? 0x08 : 0)));
 }
 
-static void field_unit(struct aml *a, const char *name, unsigned bits)
+static void field_unit(struct vmm_aml *a, const char *name, unsigned bits)
 {
-    aml_bytes(a, name, 4);
-    aml_pkglen(a, bits);
+    vmm_aml_bytes(a, name, 4);
+    vmm_aml_pkglen(a, bits);
 }
 
-static void cpu_device(struct aml *a, unsigned i)
+static void cpu_device(struct vmm_aml *a, unsigned i)
 {
     char name[8];
     snprintf(name, sizeof(name), "C%03X", i);
-    aml_begin(a, AML_EXT_DEVICE);
-    aml_name(a, name);
-    aml_op(a, AML_NAME);
-    aml_name(a, "_HID");
-    aml_string(a, "ACPI0007");
-    aml_op(a, AML_NAME);
-    aml_name(a, "_UID");
-    aml_int(a, i);
+    vmm_aml_begin(a, AML_EXT_DEVICE);
+    vmm_aml_name(a, name);
+    vmm_aml_op(a, AML_NAME);
+    vmm_aml_name(a, "_HID");
+    vmm_aml_string(a, "ACPI0007");
+    vmm_aml_op(a, AML_NAME);
+    vmm_aml_name(a, "_UID");
+    vmm_aml_int(a, i);
     /* Method(_STA) { Return(CSTA(i)) } */
     method(a, "_STA", 0, 0);
-    aml_op(a, AML_RETURN);
-    aml_name(a, "CSTA");
-    aml_int(a, i);
-    aml_end(a);
+    vmm_aml_op(a, AML_RETURN);
+    vmm_aml_name(a, "CSTA");
+    vmm_aml_int(a, i);
+    vmm_aml_end(a);
     /* _MAT: this CPU's MADT Local APIC entry, enabled (Linux takes the APIC id from it) */
     const uint8_t mat[8] = {0, 8, (uint8_t)i, (uint8_t)i, 1, 0, 0, 0};
-    aml_op(a, AML_NAME);
-    aml_name(a, "_MAT");
-    aml_buffer(a, mat, sizeof(mat));
+    vmm_aml_op(a, AML_NAME);
+    vmm_aml_name(a, "_MAT");
+    vmm_aml_buffer(a, mat, sizeof(mat));
     if (i) { /* the boot CPU cannot be ejected */
         method(a, "_EJ0", 1, 0);
-        aml_name(a, "CEJ0");
-        aml_int(a, i);
-        aml_end(a);
+        vmm_aml_name(a, "CEJ0");
+        vmm_aml_int(a, i);
+        vmm_aml_end(a);
     }
-    aml_end(a);
+    vmm_aml_end(a);
 }
 
 size_t vmm_dsdt_build_aml(unsigned max_vcpus, uint8_t *buf, size_t cap)
 {
-    struct aml a;
-    aml_init(&a, buf, cap);
+    struct vmm_aml a;
+    vmm_aml_init(&a, buf, cap);
     if (max_vcpus == 0 || max_vcpus > 255)
         return 0;
 
-    aml_begin(&a, AML_SCOPE);
-    aml_name(&a, "\\_SB");
-    aml_begin(&a, AML_EXT_DEVICE);
-    aml_name(&a, "CPUS");
-    aml_op(&a, AML_NAME);
-    aml_name(&a, "_HID");
-    aml_string(&a, "ACPI0010");
-    aml_op(&a, AML_NAME);
-    aml_name(&a, "_CID");
-    aml_eisaid(&a, "PNP0A05");
-    aml_op(&a, AML_EXT_MUTEX);
-    aml_name(&a, "CPLK");
-    aml_byte(&a, 0);
+    vmm_aml_begin(&a, AML_SCOPE);
+    vmm_aml_name(&a, "\\_SB");
+    vmm_aml_begin(&a, AML_EXT_DEVICE);
+    vmm_aml_name(&a, "CPUS");
+    vmm_aml_op(&a, AML_NAME);
+    vmm_aml_name(&a, "_HID");
+    vmm_aml_string(&a, "ACPI0010");
+    vmm_aml_op(&a, AML_NAME);
+    vmm_aml_name(&a, "_CID");
+    vmm_aml_eisaid(&a, "PNP0A05");
+    vmm_aml_op(&a, AML_EXT_MUTEX);
+    vmm_aml_name(&a, "CPLK");
+    vmm_aml_byte(&a, 0);
 
     /* OperationRegion(PRST, SystemIO, base, 12) and its fields */
-    aml_op(&a, AML_EXT_OPREGION);
-    aml_name(&a, "PRST");
-    aml_byte(&a, AML_SPACE_IO);
-    aml_int(&a, VMM_CPUHP_BASE);
-    aml_int(&a, VMM_CPUHP_LEN);
-    aml_begin(&a, AML_EXT_FIELD);         /* Field(PRST, DWordAcc, NoLock, Preserve) */
-    aml_name(&a, "PRST");
-    aml_byte(&a, AML_FIELD_DWORD | AML_FIELD_PRESERVE);
+    vmm_aml_op(&a, AML_EXT_OPREGION);
+    vmm_aml_name(&a, "PRST");
+    vmm_aml_byte(&a, AML_SPACE_IO);
+    vmm_aml_int(&a, VMM_CPUHP_BASE);
+    vmm_aml_int(&a, VMM_CPUHP_LEN);
+    vmm_aml_begin(&a, AML_EXT_FIELD);         /* Field(PRST, DWordAcc, NoLock, Preserve) */
+    vmm_aml_name(&a, "PRST");
+    vmm_aml_byte(&a, AML_FIELD_DWORD | AML_FIELD_PRESERVE);
     field_unit(&a, "CSEL", 32);
-    aml_end(&a);
-    aml_begin(&a, AML_EXT_FIELD);         /* Field(PRST, ByteAcc, NoLock, WriteAsZeros) */
-    aml_name(&a, "PRST");
-    aml_byte(&a, AML_FIELD_BYTE | AML_FIELD_WRITE_ZEROS);
-    aml_byte(&a, 0x00);                   /* Offset(4): reserved 32 bits */
-    aml_pkglen(&a, 32);
+    vmm_aml_end(&a);
+    vmm_aml_begin(&a, AML_EXT_FIELD);         /* Field(PRST, ByteAcc, NoLock, WriteAsZeros) */
+    vmm_aml_name(&a, "PRST");
+    vmm_aml_byte(&a, AML_FIELD_BYTE | AML_FIELD_WRITE_ZEROS);
+    vmm_aml_byte(&a, 0x00);                   /* Offset(4): reserved 32 bits */
+    vmm_aml_pkglen(&a, 32);
     field_unit(&a, "CPEN", 1);            /* bit 0: present (enabled) */
     field_unit(&a, "CINS", 1);            /* bit 1: insert event; write 1 clears */
     field_unit(&a, "CRMV", 1);            /* bit 2: remove event; write 1 clears */
     field_unit(&a, "CEJF", 1);            /* bit 3: write 1 ejects */
-    aml_end(&a);
+    vmm_aml_end(&a);
 
     /* Method(CSTA, 1, Serialized): 0xF when the selected CPU is present, else 0 */
     method(&a, "CSTA", 1, 1);
     acquire(&a);
-    aml_op(&a, AML_STORE);
-    aml_op(&a, AML_ARG0);
-    aml_name(&a, "CSEL");
-    aml_op(&a, AML_STORE);
-    aml_int(&a, 0);
-    aml_op(&a, AML_LOCAL0);
-    aml_begin(&a, AML_IF);
-    aml_op(&a, AML_LEQUAL);
-    aml_name(&a, "CPEN");
-    aml_int(&a, 1);
-    aml_op(&a, AML_STORE);
-    aml_int(&a, 0x0F);
-    aml_op(&a, AML_LOCAL0);
-    aml_end(&a);
+    vmm_aml_op(&a, AML_STORE);
+    vmm_aml_op(&a, AML_ARG0);
+    vmm_aml_name(&a, "CSEL");
+    vmm_aml_op(&a, AML_STORE);
+    vmm_aml_int(&a, 0);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_begin(&a, AML_IF);
+    vmm_aml_op(&a, AML_LEQUAL);
+    vmm_aml_name(&a, "CPEN");
+    vmm_aml_int(&a, 1);
+    vmm_aml_op(&a, AML_STORE);
+    vmm_aml_int(&a, 0x0F);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_end(&a);
     release(&a);
-    aml_op(&a, AML_RETURN);
-    aml_op(&a, AML_LOCAL0);
-    aml_end(&a);
+    vmm_aml_op(&a, AML_RETURN);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_end(&a);
 
     /* Method(CEJ0, 1, Serialized): eject the selected CPU */
     method(&a, "CEJ0", 1, 1);
     acquire(&a);
-    aml_op(&a, AML_STORE);
-    aml_op(&a, AML_ARG0);
-    aml_name(&a, "CSEL");
+    vmm_aml_op(&a, AML_STORE);
+    vmm_aml_op(&a, AML_ARG0);
+    vmm_aml_name(&a, "CSEL");
     store(&a, "CEJF", 1);
     release(&a);
-    aml_end(&a);
+    vmm_aml_end(&a);
 
     for (unsigned i = 0; i < max_vcpus; i++)
         cpu_device(&a, i);
@@ -164,82 +164,82 @@ size_t vmm_dsdt_build_aml(unsigned max_vcpus, uint8_t *buf, size_t cap)
     for (unsigned i = 0; i < max_vcpus; i++) {
         char name[8];
         snprintf(name, sizeof(name), "C%03X", i);
-        aml_begin(&a, AML_IF);
-        aml_op(&a, AML_LEQUAL);
-        aml_op(&a, AML_ARG0);
-        aml_int(&a, i);
-        aml_op(&a, AML_NOTIFY);
-        aml_name(&a, name);
-        aml_op(&a, AML_ARG0 + 1);
-        aml_end(&a);
+        vmm_aml_begin(&a, AML_IF);
+        vmm_aml_op(&a, AML_LEQUAL);
+        vmm_aml_op(&a, AML_ARG0);
+        vmm_aml_int(&a, i);
+        vmm_aml_op(&a, AML_NOTIFY);
+        vmm_aml_name(&a, name);
+        vmm_aml_op(&a, AML_ARG0 + 1);
+        vmm_aml_end(&a);
     }
-    aml_end(&a);
+    vmm_aml_end(&a);
 
     /* Method(CSCN, 0, Serialized): notify every CPU with a pending event, clear it */
     method(&a, "CSCN", 0, 1);
     acquire(&a);
-    aml_op(&a, AML_STORE);
-    aml_int(&a, 0);
-    aml_op(&a, AML_LOCAL0);
-    aml_begin(&a, AML_WHILE);
-    aml_op(&a, AML_LLESS);
-    aml_op(&a, AML_LOCAL0);
-    aml_int(&a, max_vcpus);
-    aml_op(&a, AML_STORE);
-    aml_op(&a, AML_LOCAL0);
-    aml_name(&a, "CSEL");
-    aml_begin(&a, AML_IF);                /* If (CINS == One) { CTFY(Local0, 1); CINS = 1 } */
-    aml_op(&a, AML_LEQUAL);
-    aml_name(&a, "CINS");
-    aml_int(&a, 1);
-    aml_name(&a, "CTFY");
-    aml_op(&a, AML_LOCAL0);
-    aml_int(&a, 1);
+    vmm_aml_op(&a, AML_STORE);
+    vmm_aml_int(&a, 0);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_begin(&a, AML_WHILE);
+    vmm_aml_op(&a, AML_LLESS);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_int(&a, max_vcpus);
+    vmm_aml_op(&a, AML_STORE);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_name(&a, "CSEL");
+    vmm_aml_begin(&a, AML_IF);                /* If (CINS == One) { CTFY(Local0, 1); CINS = 1 } */
+    vmm_aml_op(&a, AML_LEQUAL);
+    vmm_aml_name(&a, "CINS");
+    vmm_aml_int(&a, 1);
+    vmm_aml_name(&a, "CTFY");
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_int(&a, 1);
     store(&a, "CINS", 1);
-    aml_end(&a);
-    aml_begin(&a, AML_ELSE);              /* ElseIf (CRMV == One) { CTFY(Local0, 3); ... } */
-    aml_begin(&a, AML_IF);
-    aml_op(&a, AML_LEQUAL);
-    aml_name(&a, "CRMV");
-    aml_int(&a, 1);
-    aml_name(&a, "CTFY");
-    aml_op(&a, AML_LOCAL0);
-    aml_int(&a, 3);
+    vmm_aml_end(&a);
+    vmm_aml_begin(&a, AML_ELSE);              /* ElseIf (CRMV == One) { CTFY(Local0, 3); ... } */
+    vmm_aml_begin(&a, AML_IF);
+    vmm_aml_op(&a, AML_LEQUAL);
+    vmm_aml_name(&a, "CRMV");
+    vmm_aml_int(&a, 1);
+    vmm_aml_name(&a, "CTFY");
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_int(&a, 3);
     store(&a, "CRMV", 1);
-    aml_end(&a);
-    aml_end(&a);
-    aml_op(&a, AML_INCREMENT);
-    aml_op(&a, AML_LOCAL0);
-    aml_end(&a);                          /* While */
+    vmm_aml_end(&a);
+    vmm_aml_end(&a);
+    vmm_aml_op(&a, AML_INCREMENT);
+    vmm_aml_op(&a, AML_LOCAL0);
+    vmm_aml_end(&a);                          /* While */
     release(&a);
-    aml_end(&a);                          /* CSCN */
-    aml_end(&a);                          /* Device(CPUS) */
-    aml_end(&a);                          /* Scope(\_SB) */
+    vmm_aml_end(&a);                          /* CSCN */
+    vmm_aml_end(&a);                          /* Device(CPUS) */
+    vmm_aml_end(&a);                          /* Scope(\_SB) */
 
     /* Scope(\_GPE) { Name(_HID, "ACPI0006"); Method(_E02) { \_SB.CPUS.CSCN() } } */
-    aml_begin(&a, AML_SCOPE);
-    aml_name(&a, "\\_GPE");
-    aml_op(&a, AML_NAME);
-    aml_name(&a, "_HID");
-    aml_string(&a, "ACPI0006");
+    vmm_aml_begin(&a, AML_SCOPE);
+    vmm_aml_name(&a, "\\_GPE");
+    vmm_aml_op(&a, AML_NAME);
+    vmm_aml_name(&a, "_HID");
+    vmm_aml_string(&a, "ACPI0006");
     char gpe[8];
     snprintf(gpe, sizeof(gpe), "_E%02X", VMM_GPE_CPU_HOTPLUG);
     method(&a, gpe, 0, 0);
-    aml_name(&a, "\\_SB.CPUS.CSCN");
-    aml_end(&a);
-    aml_end(&a);
+    vmm_aml_name(&a, "\\_SB.CPUS.CSCN");
+    vmm_aml_end(&a);
+    vmm_aml_end(&a);
 
     /* Name(_S5, Package(){5, 5, 0, 0}) */
-    aml_op(&a, AML_NAME);
-    aml_name(&a, "_S5");
-    aml_begin(&a, AML_PACKAGE);
-    aml_byte(&a, 4);
-    aml_byte(&a, 0x0A);
-    aml_byte(&a, VMM_ACPI_S5_TYP);
-    aml_byte(&a, 0x0A);
-    aml_byte(&a, VMM_ACPI_S5_TYP);
-    aml_int(&a, 0);
-    aml_int(&a, 0);
-    aml_end(&a);
-    return aml_finish(&a);
+    vmm_aml_op(&a, AML_NAME);
+    vmm_aml_name(&a, "_S5");
+    vmm_aml_begin(&a, AML_PACKAGE);
+    vmm_aml_byte(&a, 4);
+    vmm_aml_byte(&a, 0x0A);
+    vmm_aml_byte(&a, VMM_ACPI_S5_TYP);
+    vmm_aml_byte(&a, 0x0A);
+    vmm_aml_byte(&a, VMM_ACPI_S5_TYP);
+    vmm_aml_int(&a, 0);
+    vmm_aml_int(&a, 0);
+    vmm_aml_end(&a);
+    return vmm_aml_finish(&a);
 }

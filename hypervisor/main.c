@@ -382,7 +382,7 @@ int main(int argc, char **argv)
     int status;
     char reason[200];
     /* issue 3: join the caller's cgroup before any thread exists (they all inherit it) */
-    if (cfg.cgroup && vmm_cgroup_join(cfg.cgroup, errbuf, sizeof(errbuf)) < 0) {
+    if (cfg.cgroup && vmm_affinity_cgroup_join(cfg.cgroup, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "atoll-vmm: %s\n", errbuf);
         vmm_config_fini(&cfg);
         return VMM_EXIT_STARTUP;

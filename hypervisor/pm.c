@@ -37,7 +37,7 @@ static void update_sci(struct vmm_pm *pm)
     }
 }
 
-/* Reads/writes one 16-bit register pair (status at lo, enable at lo + half). */
+/* The low size bytes of a port access as a little-endian value. */
 static uint32_t get(const uint8_t *d, unsigned size)
 {
     uint32_t v = 0;
@@ -73,10 +73,12 @@ int vmm_pm_pio(struct vmm_pm *pm, uint16_t port, int is_write, unsigned size, ui
         for (unsigned i = 0; i < size && off + i < 4; i++) {
             uint8_t b = (uint8_t)(v >> (8 * i));
             unsigned at = off + i;
-            if (at < 2)
+            if (at < 2) {
                 *sts &= (uint16_t)~((uint16_t)b << (8 * at));      /* write 1 to clear */
-            else
-                *en = (uint16_t)((*en & ~(0xFFu << (8 * (at - 2)))) | (uint16_t)b << (8 * (at - 2)));
+            } else {
+                unsigned sh = 8 * (at - 2);
+                *en = (uint16_t)((*en & ~(0xFFu << sh)) | (unsigned)b << sh);
+            }
         }
         update_sci(pm);
     }

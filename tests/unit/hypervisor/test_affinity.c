@@ -78,12 +78,13 @@ int main(void)
        strstr(err, "host CPUs 2-3 are not available") && strstr(err, "may use 0-1"),
        "CPUs 2-3 refused, message names them and the allowed ones: %s", err);
 
-    is_int(vmm_cgroup_check_path("/sys/fs/cgroup/atoll/vm-1", err, sizeof(err)), 0,
+    is_int(vmm_affinity_cgroup_check("/sys/fs/cgroup/atoll/vm-1", err, sizeof(err)), 0,
            "absolute cgroup path accepted");
     const char *badcg[] = {"atoll/vm", "/sys/fs/cgroup/../x", "/a/.."};
     for (size_t i = 0; i < 3; i++)
-        ok(vmm_cgroup_check_path(badcg[i], err, sizeof(err)) < 0, "cgroup '%s' refused", badcg[i]);
-    ok(vmm_cgroup_join("/proc", err, sizeof(err)) < 0 && strstr(err, "not on a cgroup v2"),
+        ok(vmm_affinity_cgroup_check(badcg[i], err, sizeof(err)) < 0, "cgroup '%s' refused",
+           badcg[i]);
+    ok(vmm_affinity_cgroup_join("/proc", err, sizeof(err)) < 0 && strstr(err, "not on a cgroup v2"),
        "joining a directory that is not cgroup v2 refused: %s", err);
 
     /* configuration */
