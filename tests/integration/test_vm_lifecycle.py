@@ -339,12 +339,33 @@ def run(d, api, kernel, pids):
         op.call("VM.start", vm, False, False)
         t.is_eq(api.call("VM.get_power_state", vm), "Running", "vm-operator can start a VM")
         pids.append(int(api.call("VM.get_domid", vm)))
+        c = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
+        c.sendall(f"GET /console?ref={vm}&session_id={ro.sid} HTTP/1.0\r\n\r\n".encode())
+        head = c.recv(64)
+        c.close()
+        t.ok(b" 403 " in head, "read-only cannot open the console (403)")
+        con = Console(d, op.sid, vm)
+        t.ok(con.wait_for("ATOLL READY"), "vm-operator can")
+        con.close()
         e = op.err("VM.destroy", vm)
         t.ok(e and e[0] == "RBAC_PERMISSION_DENIED", "vm-operator cannot destroy a VM")
         op.call("VM.hard_shutdown", vm)
         t.is_eq(api.call("VM.get_power_state", vm), "Halted", "vm-operator can stop it")
     else:
         t.skip("RBAC with local users", "local_user.create is not available")
+
+    # the same operations over JSON-RPC (one session for both wire formats)
+    st, _, body = d.json_call("VM.start", [api.sid, vm, False, False], https=False)
+    t.ok(st == 200 and "result" in body and not body.get("error"),
+         f"VM.start over JSON-RPC ({str(body)[:80]})")
+    st, _, body = d.json_call("VM.get_power_state", [api.sid, vm], https=False)
+    t.is_eq(body.get("result"), "Running", "JSON-RPC: Running")
+    pids.append(int(api.call("VM.get_domid", vm)))
+    st, _, body = d.json_call("VM.start", [api.sid, vm, False, False], https=False)
+    err = body.get("error") or {}
+    t.ok("VM_BAD_POWER_STATE" in str(err), f"JSON-RPC errors carry VM_BAD_POWER_STATE ({err})")
+    d.json_call("VM.hard_shutdown", [api.sid, vm], https=False)
+    t.is_eq(api.call("VM.get_power_state", vm), "Halted", "JSON-RPC hard_shutdown")
 
     # not enough memory
     big = new_vm(api, kernel, "too-big", mem=1 << 40)
