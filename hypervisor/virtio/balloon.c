@@ -439,6 +439,11 @@ int vdev_balloon_set_target(struct vdev_balloon *b, uint64_t target_bytes, char 
         return -1;
     }
     uint64_t pages = (b->ram_bytes - target_bytes) / VDEV_BALLOON_PAGE;
+    if (pages > UINT32_MAX) { /* num_pages is 32 bits: 16 TiB - 4 KiB at most */
+        snprintf(errbuf, errlen, "balloon target %llu MiB would take more than 2^32 pages out",
+                 (unsigned long long)(target_bytes >> 20));
+        return -1;
+    }
     __atomic_store_n(&b->num_pages, (uint32_t)pages, __ATOMIC_RELEASE);
     uint8_t st = __atomic_load_n(&b->t.status, __ATOMIC_SEQ_CST);
     if (st & VIRTIO_S_DRIVER_OK)

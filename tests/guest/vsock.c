@@ -361,17 +361,20 @@ static int wait_state(struct gconn *c, int st, uint64_t ns)
 static uint64_t send_stream(struct gconn *c, const uint8_t *text, uint64_t len, uint64_t base)
 {
     uint8_t chunk[BUF - HDR];
-    uint64_t sent = 0, end = timer_now_ns() + WAIT_NS;
+    uint64_t sent = 0, now = timer_now_ns(), end = now + WAIT_NS, ask = now + WAIT_NS / 4;
     while (sent < len && c->st == ST_OPEN) {
         uint64_t n = len - sent;
         if (n > sizeof(chunk))
             n = sizeof(chunk);
         if (n > peer_free(c))
             n = peer_free(c);
-        if (!n) {
-            if (timer_now_ns() > end) {
-                ctl(c, OP_CREDIT_REQUEST, 0);
+        if (!n) { /* no credit: wait for an update, ask for one if it is slow to come */
+            now = timer_now_ns();
+            if (now > end)
                 break;
+            if (now > ask) {
+                ctl(c, OP_CREDIT_REQUEST, 0);
+                ask = now + WAIT_NS / 4;
             }
             if (!rx())
                 cpu_relax();
@@ -384,6 +387,7 @@ static uint64_t send_stream(struct gconn *c, const uint8_t *text, uint64_t len, 
         c->tx_cnt += (uint32_t)n;
         sent += n;
         end = timer_now_ns() + WAIT_NS;
+        ask = end - WAIT_NS + WAIT_NS / 4;
         rx();
     }
     return sent;
