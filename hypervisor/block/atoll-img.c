@@ -96,8 +96,14 @@ static int cmd_create(int argc, char **argv)
     struct atoll_err err = ATOLL_ERR_INIT;
     if (blk_create(argv[optind], &o, &err) < 0)
         return fail(&err);
+    struct blk_image *img = NULL;
+    uint64_t size = o.size;
+    if (blk_open(argv[optind], o.format, BLK_OPEN_NO_BACKING, &img, &err) == 0)
+        size = blk_get_size(img);
+    blk_close(img);
+    atoll_err_clear(&err);
     printf("Formatting '%s', fmt=%s size=%" PRIu64 "%s%s\n", argv[optind],
-           blk_format_name(o.format), o.size, o.backing_file ? " backing_file=" : "",
+           blk_format_name(o.format), size, o.backing_file ? " backing_file=" : "",
            o.backing_file ? o.backing_file : "");
     return 0;
 }

@@ -259,6 +259,45 @@ static void zeroes_run(uint32_t version)
     free(got);
 }
 
+/* qemu-made images with other refcount widths: our allocations and frees stay consistent */
+static void refcount_widths_run(void)
+{
+    static const int widths[] = {1, 2, 8, 64};
+    for (unsigned w = 0; w < ATOLL_ARRAY_SIZE(widths); w++) {
+        char name[64], what[128];
+        snprintf(name, sizeof(name), "rc%d.qcow2", widths[w]);
+        const char *path = bt_path(name);
+        if (!have_qemu) {
+            bt_skip("[refcount widths] qemu-img made image", "qemu-img not installed");
+            return;
+        }
+        const uint64_t size = 8 << 20;
+        bt_run(NULL, "qemu-img create -q -f qcow2 -o refcount_bits=%d,cluster_size=4096 '%s' %llu",
+               widths[w], path, (unsigned long long)size);
+        struct atoll_err err = ATOLL_ERR_INIT;
+        struct blk_image *img = NULL;
+        snprintf(what, sizeof(what), "[refcount widths] %d-bit refcounts: opened", widths[w]);
+        if (!ok(blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0, "%s", what)) {
+            atoll_err_clear(&err);
+            continue;
+        }
+        uint8_t *ref = atoll_calloc(1, size);
+        int bad = random_session(img, ref, size, 4096, 80, 1);
+        uint8_t *got = bt_read_image(img);
+        snprintf(what, sizeof(what), "[refcount widths] %d-bit: writes, discards, read back",
+                 widths[w]);
+        ok(!bad && got && memcmp(got, ref, size) == 0, "%s", what);
+        free(got);
+        blk_close(img);
+        snprintf(what, sizeof(what), "[refcount widths] %d-bit: qemu-img check clean", widths[w]);
+        bt_qemu_check(path, what);
+        bt_write_file(bt_path("rcref.raw"), ref, size);
+        snprintf(what, sizeof(what), "[refcount widths] %d-bit: qemu-img compare", widths[w]);
+        qemu_compare(bt_path("rcref.raw"), path, what);
+        free(ref);
+    }
+}
+
 static void leak_run(void)
 {
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -312,6 +351,7 @@ int main(void)
     compressed_run();
     zeroes_run(3);
     zeroes_run(2);
+    refcount_widths_run();
     leak_run();
     return tap_done();
 }
