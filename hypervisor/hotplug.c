@@ -366,11 +366,16 @@ void vmm_hotplug_query_vcpus(struct vmm_vm *vm, char *out, size_t outlen)
     struct vmm_hotplug *hp = vm->hp;
     if (!hp)
         return;
-    cpu_set_t present;
+    cpu_set_t present, removing;
     CPU_ZERO(&present);
-    for (unsigned i = 0; i < hp->max_vcpus; i++)
-        if (vmm_cpuhp_flags(&hp->cpuhp, i) & VMM_CPUHP_PRESENT)
+    CPU_ZERO(&removing);
+    for (unsigned i = 0; i < hp->max_vcpus; i++) {
+        uint8_t f = vmm_cpuhp_flags(&hp->cpuhp, i);
+        if (f & VMM_CPUHP_PRESENT)
             CPU_SET(i, &present);
+        if ((f & VMM_CPUHP_PRESENT) && (f & VMM_CPUHP_REMOVE))
+            CPU_SET(i, &removing);
+    }
     char b[1024];
     snprintf(b, sizeof(b), "%u", hp->max_vcpus);
     vmm_control_kv(out, outlen, "max", b);
@@ -394,4 +399,6 @@ void vmm_hotplug_query_vcpus(struct vmm_vm *vm, char *out, size_t outlen)
     }
     pthread_mutex_unlock(&hp->lock);
     vmm_control_kv(out, outlen, "affinity", b);
+    vmm_affinity_format(&removing, b, sizeof(b));
+    vmm_control_kv(out, outlen, "removing", b); /* remove requested, guest not acted yet */
 }
