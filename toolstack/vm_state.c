@@ -89,10 +89,18 @@ int ts_vm_state_bad_power(const char *ref, const char *expected, const char *act
     return -1;
 }
 
-struct atoll_value *ts_vm_state_allowed_ops(const char *ps)
+static int set_nonempty(struct atoll_value *rec, const char *field)
+{
+    struct atoll_value *v = rec ? atoll_value_struct_get(rec, field) : NULL;
+    return v && atoll_value_type(v) == ATOLL_VALUE_ARRAY && atoll_value_array_len(v) > 0;
+}
+
+struct atoll_value *ts_vm_state_allowed_ops(const char *ps, struct atoll_value *rec)
 {
     static const char *const halted[] = {"start", "start_on", "destroy", "power_state_reset",
-                                         NULL};
+                                         "changing_VCPUs", "changing_memory_limits",
+                                         "changing_static_range", "changing_dynamic_range",
+                                         "provision", NULL};
     static const char *const running[] = {"clean_shutdown", "hard_shutdown", "shutdown",
                                           "clean_reboot", "hard_reboot", "pause",
                                           "changing_VCPUs_live", "changing_dynamic_range",
@@ -101,16 +109,27 @@ struct atoll_value *ts_vm_state_allowed_ops(const char *ps)
                                          "power_state_reset", NULL};
     static const char *const suspended[] = {"hard_shutdown", "shutdown", "destroy",
                                             "power_state_reset", NULL};
-    const char *const *ops = halted;
+    /* what vm_copy.c can do: VMs without disks or network interfaces */
+    static const char *const copies_halted[] = {"clone", "copy", "snapshot", NULL};
+    static const char *const copies_live[] = {"snapshot", NULL};
+    const char *const *ops = halted, *const *extra = copies_halted;
     if (ps && strcmp(ps, "Running") == 0)
-        ops = running;
+        ops = running, extra = copies_live;
     else if (ps && strcmp(ps, "Paused") == 0)
-        ops = paused;
+        ops = paused, extra = copies_live;
     else if (ps && strcmp(ps, "Suspended") == 0)
-        ops = suspended;
+        ops = suspended, extra = NULL;
+    struct atoll_value *tmpl = rec ? atoll_value_struct_get(rec, "is_a_template") : NULL;
+    int is_template = tmpl && atoll_value_type(tmpl) == ATOLL_VALUE_BOOL &&
+                      atoll_value_get_bool(tmpl);
+    if (set_nonempty(rec, "VBDs") || set_nonempty(rec, "VIFs"))
+        extra = NULL;
     struct atoll_value *a = atoll_value_array();
     for (unsigned i = 0; ops[i]; i++)
-        atoll_value_array_append(a, atoll_value_string(ops[i]));
+        if (!is_template || strncmp(ops[i], "start", 5) != 0) /* templates never start */
+            atoll_value_array_append(a, atoll_value_string(ops[i]));
+    for (unsigned i = 0; extra && extra[i]; i++)
+        atoll_value_array_append(a, atoll_value_string(extra[i]));
     return a;
 }
 
@@ -151,7 +170,7 @@ static int do_record(struct ts_dm_txn *t, void *arg, struct atoll_err *err)
         atoll_value_struct_set_string(cur, a->op_ref, a->op);
         atoll_value_struct_set(vm, "allowed_operations", atoll_value_array());
     } else {
-        atoll_value_struct_set(vm, "allowed_operations", ts_vm_state_allowed_ops(ps));
+        atoll_value_struct_set(vm, "allowed_operations", ts_vm_state_allowed_ops(ps, vm));
     }
     atoll_value_struct_set(vm, "current_operations", cur);
 

@@ -97,8 +97,11 @@ int ts_vm_state_record(const char *ref, const char *power_state, const struct ts
  */
 void ts_vm_state_ensure_console(struct ts_vm_rt *rt);
 
-/* allowed_operations for a power state ("Halted", ...): a new array of strings. */
-struct atoll_value *ts_vm_state_allowed_ops(const char *power_state);
+/*
+ * allowed_operations for a power state ("Halted", ...) and a VM record (may be NULL):
+ * templates never start; clone/copy/snapshot only without VBDs and VIFs. New array.
+ */
+struct atoll_value *ts_vm_state_allowed_ops(const char *power_state, struct atoll_value *rec);
 
 /* Lower-case power state for VM_BAD_POWER_STATE ("running"). */
 const char *ts_vm_state_lower(const char *power_state);

@@ -48,9 +48,19 @@ int main(void)
     ts_dm_init();
 
     /* allowed operations and names */
-    ATOLL_AUTOVALUE h = ts_vm_state_allowed_ops("Halted");
-    ATOLL_AUTOVALUE r = ts_vm_state_allowed_ops("Running");
-    ATOLL_AUTOVALUE p = ts_vm_state_allowed_ops("Paused");
+    ATOLL_AUTOVALUE h = ts_vm_state_allowed_ops("Halted", NULL);
+    ATOLL_AUTOVALUE r = ts_vm_state_allowed_ops("Running", NULL);
+    ATOLL_AUTOVALUE p = ts_vm_state_allowed_ops("Paused", NULL);
+    ATOLL_AUTOVALUE trec = atoll_value_struct();
+    atoll_value_struct_set_bool(trec, "is_a_template", 1);
+    ATOLL_AUTOVALUE th = ts_vm_state_allowed_ops("Halted", trec);
+    ok(!has(th, "start") && !has(th, "start_on") && has(th, "clone"),
+       "a Halted template: no start, clone allowed");
+    struct atoll_value *vbds = atoll_value_array();
+    atoll_value_array_append(vbds, atoll_value_string("OpaqueRef:vbd"));
+    atoll_value_struct_set(trec, "VBDs", vbds);
+    ATOLL_AUTOVALUE td = ts_vm_state_allowed_ops("Halted", trec);
+    ok(!has(td, "clone") && !has(td, "snapshot"), "with a disk: no clone or snapshot (yet)");
     ok(has(h, "start") && has(h, "destroy") && !has(h, "pause"), "Halted: start, destroy");
     ok(has(r, "clean_shutdown") && has(r, "pause") && has(r, "clean_reboot") && !has(r, "start")
        && !has(r, "suspend"), "Running: shutdown, pause, reboot; no start, no suspend");
