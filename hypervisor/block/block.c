@@ -285,6 +285,7 @@ int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t le
     int r = range_ok(img, offset, len) ? (len ? img->drv->write(img, buf, offset, len) : 0)
                                        : -EINVAL;
     pthread_rwlock_unlock(&img->io_lock);
+    __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     return r;
 }
 
@@ -292,9 +293,14 @@ int blk_flush(struct blk_image *img)
 {
     if (img->read_only)
         return 0;
+    /* guests flush often: nothing written since the last flush means nothing to sync */
+    if (!__atomic_exchange_n(&img->unflushed, 0, __ATOMIC_ACQ_REL))
+        return 0;
     pthread_rwlock_rdlock(&img->io_lock);
     int r = img->drv->flush(img);
     pthread_rwlock_unlock(&img->io_lock);
+    if (r < 0)
+        __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     return r;
 }
 
@@ -306,6 +312,7 @@ int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len)
     int r = range_ok(img, offset, len) ? (len ? img->drv->discard(img, offset, len) : 0)
                                        : -EINVAL;
     excl_unlock(img);
+    __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     return r;
 }
 
@@ -369,6 +376,7 @@ int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint6
         offset += iov[i].iov_len;
     }
     pthread_rwlock_unlock(&img->io_lock);
+    __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     return r;
 }
 
@@ -402,6 +410,7 @@ int blk_write_zeroes(struct blk_image *img, uint64_t offset, uint64_t len)
     excl_lock(img);
     int r = range_ok(img, a, b - a) ? img->drv->write_zeroes(img, a, b - a) : -EINVAL;
     excl_unlock(img);
+    __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     if (r == -ENOTSUP)
         return write_zero_bytes(img, offset, len);
     if (r == 0)

@@ -71,6 +71,7 @@ struct blk_image {
     unsigned open_flags;        /* BLK_OPEN_* given to blk_open (RDWR cleared for backings) */
     uint32_t zero_granularity;  /* write_zeroes unit (set by the driver's open) */
     enum blk_lock_mode lock_mode;
+    int unflushed;              /* writes completed since the last flush (atomic) */
     int corrupt_logged;
     void *priv;                 /* driver state */
 };
