@@ -13,6 +13,8 @@
 #include "acpi.h"
 #include "aml.h"
 #include "cpuhp.h"
+#include "virtio/pci_acpi.h" /* virtio: \_SB.PCI0 */
+#include "virtio/vdevs.h"
 
 static void store(struct vmm_aml *a, const char *dst_name, uint64_t v)
 {
@@ -214,6 +216,8 @@ size_t vmm_dsdt_build_aml(unsigned max_vcpus, uint8_t *buf, size_t cap)
     release(&a);
     vmm_aml_end(&a);                          /* CSCN */
     vmm_aml_end(&a);                          /* Device(CPUS) */
+    /* virtio: the PCI host bridge, so that ACPI guests (Linux) find bus 0 */
+    pci_acpi_host_bridge(&a, VDEVS_MMIO_BASE, VDEVS_MMIO_SIZE);
     vmm_aml_end(&a);                          /* Scope(\_SB) */
 
     /* Scope(\_GPE) { Name(_HID, "ACPI0006"); Method(_E02) { \_SB.CPUS.CSCN() } } */

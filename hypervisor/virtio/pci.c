@@ -383,6 +383,8 @@ int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, uint32_t intx_gsi)
     bus->mmio_next = next;
     d->bus = bus;
     d->slot = s;
+    if (intx_gsi == PCI_INTX_BY_SLOT)
+        intx_gsi = pci_slot_intx_gsi(s);
     d->intx_gsi = intx_gsi;
     if (intx_gsi != PCI_NO_GSI && bus->host.intx_set) {
         d->cfg[PCI_R_INT_PIN] = 1;

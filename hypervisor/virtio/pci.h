@@ -60,6 +60,13 @@
  *  intx_set: KVM_IRQ_LINE(gsi, level) for devices whose driver does not enable MSI-X.
  */
 #define PCI_NO_GSI UINT32_MAX
+/* pci_bus_add: wire INTx to pci_slot_intx_gsi(slot), the GSI the DSDT's _PRT names */
+#define PCI_INTX_BY_SLOT (UINT32_MAX - 1)
+/* INTx GSI of a slot: IOAPIC pins no legacy device uses (SCI is 9, COM1 4, RTC 8). */
+static inline uint32_t pci_slot_intx_gsi(unsigned slot)
+{
+    return slot % 2 ? 10 : 11;
+}
 struct pci_host_ops {
     void *opaque;
     int (*msi_route)(void *opaque, int efd, uint32_t *gsi, uint64_t addr, uint32_t data);
@@ -152,7 +159,8 @@ struct pci_bus *pci_bus_new(const struct pci_host_ops *ops, uint64_t mmio_base,
 /* Frees the bus, not its devices: free those first (pci_dev_fini). NULL is a no-op. */
 void pci_bus_free(struct pci_bus *bus);
 /* Puts d in the next free slot, places its BARs, enables decode. Setup only.
- * intx_gsi: the GSI for INTx (PCI_NO_GSI: none). Returns the slot or -ENOSPC. */
+ * intx_gsi: the GSI for INTx (PCI_NO_GSI: none; PCI_INTX_BY_SLOT: pci_slot_intx_gsi).
+ * Returns the slot or -ENOSPC. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *d, uint32_t intx_gsi);
 /* Takes d off the bus (its BARs stop decoding; bar_moved reports it); no-op if absent.
  * pci_dev_fini calls it, so a device is never reachable after it was freed. */

@@ -26,8 +26,6 @@
 
 #define VDEVS_IRQCHIP_GSIS 24  /* IOAPIC pins; PIC on 0..15 */
 #define VDEVS_MAX_MSI 256
-/* INTx GSIs for PCI slots: IOAPIC pins no legacy device uses (SCI is 9, COM1 4, RTC 8) */
-static const uint32_t intx_gsis[] = {10, 11};
 
 struct vdevs {
     int vm_fd;
@@ -235,7 +233,7 @@ int vdevs_add_disk(struct vdevs *v, const char *spec, char *errbuf, size_t errle
         snprintf(errbuf, errlen, "--disk %s: %s", spec, sub);
         return -1;
     }
-    uint32_t gsi = v->vm_fd >= 0 ? intx_gsis[v->ndisks % ATOLL_ARRAY_SIZE(intx_gsis)] : PCI_NO_GSI;
+    uint32_t gsi = v->vm_fd >= 0 ? PCI_INTX_BY_SLOT : PCI_NO_GSI;
     int slot = pci_bus_add(v->bus, vdev_blk_pci(b), gsi);
     if (slot < 0) {
         snprintf(errbuf, errlen, "--disk %s: no room on the PCI bus (slots or MMIO window)",
@@ -266,8 +264,7 @@ int vdevs_add_nic(struct vdevs *v, const char *spec, char *errbuf, size_t errlen
         snprintf(errbuf, errlen, "--net %s: %s", spec, sub);
         return -1;
     }
-    unsigned k = v->ndisks + v->nnics;
-    uint32_t gsi = v->vm_fd >= 0 ? intx_gsis[k % ATOLL_ARRAY_SIZE(intx_gsis)] : PCI_NO_GSI;
+    uint32_t gsi = v->vm_fd >= 0 ? PCI_INTX_BY_SLOT : PCI_NO_GSI;
     int slot = pci_bus_add(v->bus, vdev_net_pci(n), gsi);
     if (slot < 0) {
         snprintf(errbuf, errlen, "--net %s: no room on the PCI bus (slots or MMIO window)", spec);
@@ -283,8 +280,7 @@ int vdevs_add_nic(struct vdevs *v, const char *spec, char *errbuf, size_t errlen
 static int add_one(struct vdevs *v, struct pci_dev *pd, const char *what, char *errbuf,
                    size_t errlen)
 {
-    unsigned k = v->ndisks + v->nnics + (v->balloon != NULL) + (v->vsock != NULL);
-    uint32_t gsi = v->vm_fd >= 0 ? intx_gsis[k % ATOLL_ARRAY_SIZE(intx_gsis)] : PCI_NO_GSI;
+    uint32_t gsi = v->vm_fd >= 0 ? PCI_INTX_BY_SLOT : PCI_NO_GSI;
     int slot = pci_bus_add(v->bus, pd, gsi);
     if (slot < 0) {
         snprintf(errbuf, errlen, "%s: no room on the PCI bus (slots or MMIO window)", what);
