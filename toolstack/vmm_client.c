@@ -114,8 +114,9 @@ int ts_vmm_client_spawn(const struct ts_vmm_spec *s, pid_t *pid, long *log_off,
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (r != 0) {
-        ATOLL_ERR_ERRNO(err, ATOLL_E_INTERNAL_ERROR, r, "cannot start the VMM");
-        atoll_err_detail(err, "posix_spawn '%s': %s", s->vmm_path, strerror(r));
+        ATOLL_AUTOFREE char *msg = atoll_strdup_printf("cannot start the VMM '%s': %s",
+                                                       s->vmm_path, strerror(r));
+        ATOLL_ERR_ERRNO(err, ATOLL_E_INTERNAL_ERROR, r, msg);
         return -1;
     }
     log_info("VM %s: started atoll-vmm pid %d (%s MiB=%llu vcpus=%u)", s->uuid, (int)*pid,
