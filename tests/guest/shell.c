@@ -262,8 +262,8 @@ static const struct shell_cmd commands[] = {
       "virtio-blk disks (vblk.h lists the forms and outputs)", 0, 7, vblk_cmd }, /* virtio */
     { "net", "net [list|ip|stats|bad|reset] ...", "virtio-net NICs (netstack.h lists the forms)",
       0, 3, net_cmd }, /* virtio-net */
-    { "balloon", "balloon", "virtio-balloon state (the driver follows the target by itself)",
-      0, 0, vballoon_cmd }, /* balloon: */
+    { "balloon", "balloon [bad]", "virtio-balloon state (the driver follows the target by "
+      "itself); bad: hostile PFNs", 0, 1, vballoon_cmd }, /* balloon: */
     { "vsock", "vsock [info|listen|echo-server|connect|send|sendbulk|recv|close|list] ...",
       "virtio-vsock guest channel (vsock.h lists the forms)", 0, 1000, vsock_cmd }, /* vsock: */
     { "ping", "ping A.B.C.D [COUNT]", "ICMP echo: ping to=A sent=N received=M", 1, 2, ping_cmd },

@@ -234,11 +234,39 @@ int vballoon_poll(struct guest *g)
     return more;
 }
 
+/* balloon bad: PFNs outside RAM (2^32-1, past the top, the MMIO hole at 3 GiB), then a
+ * descriptor pointing outside RAM; the device must ignore them and keep working */
+static void cmd_bad(struct guest *g)
+{
+    if (!b.ready) {
+        con_printf("error: no balloon device\n");
+        return;
+    }
+    b.pfns[0] = 0xFFFFFFFFu;
+    b.pfns[1] = (uint32_t)(g->mm.top / MM_PAGE + 16);
+    b.pfns[2] = (uint32_t)(0xC0000000ULL / MM_PAGE);
+    int ok1 = send_pfns(Q_INFLATE, 3) == 0;
+    struct vio_q *vq = &b.q[Q_INFLATE];
+    vq->desc[0] = (struct vio_desc){0xFFFFFFFFF000ULL, 4096, 0, 0};
+    vio_post(vq, 0);
+    vio_publish(vq);
+    uint64_t end = timer_now_ns() + WAIT_NS;
+    uint32_t id, len;
+    int ok2 = 0;
+    while (!(ok2 = vio_used(vq, &id, &len)) && timer_now_ns() < end)
+        cpu_relax();
+    con_printf("balloon bad pfns=3 completed=%d chain=1 completed=%d needs_reset=%d\n", ok1, ok2,
+               vio_needs_reset(&b.d));
+}
+
 void vballoon_cmd(struct guest *g, struct cmd_args *a)
 {
-    (void)a;
     if (!b.probed)
         probe(g);
+    if (a->argc > 1 && !strcmp(a->argv[1], "bad")) {
+        cmd_bad(g);
+        return;
+    }
     if (b.ready)
         b.target = vio_cfg32(&b.d, 0);
     con_printf("balloon found=%d ready=%d target_pages=%u actual_pages=%lu free_kib=%lu "

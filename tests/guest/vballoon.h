@@ -11,6 +11,8 @@
  * Output (a contract with tests/integration/test_balloon.py):
  *   balloon found=0|1 ready=0|1 target_pages=N actual_pages=N free_kib=F total_kib=T
  *           stats_sent=N irqs=N errors=E stuck=0|1
+ *   balloon bad pfns=3 completed=0|1 chain=1 completed=0|1 needs_reset=0|1
+ *           (`balloon bad`: PFNs outside RAM and a descriptor outside RAM, for robustness)
  */
 #ifndef GUEST_VBALLOON_H
 #define GUEST_VBALLOON_H
@@ -20,7 +22,7 @@
 
 #define VEC_VBALLOON 0x56 /* MSI-X: config changes and the stats queue */
 
-/* The `balloon` command: shows the state above. */
+/* The `balloon` command: shows the state above; `balloon bad` sends hostile input. */
 void vballoon_cmd(struct guest *g, struct cmd_args *a);
 /* Idle-time service (finds the device on first call). Returns 1 while the balloon still
  * moves toward the target (the loop must not idle), else 0. */

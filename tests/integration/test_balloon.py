@@ -149,6 +149,18 @@ for bad, why in (("balloon 300", "above the VM's memory"), ("balloon abc", "not 
                  ("balloon", "no target")):
     r = m.ctl(bad) or ""
     t.ok(r.startswith("ERR BAD_ARGUMENT"), f"'{bad}' refused: {why} ({r[:70]})")
+# hostile input from the guest: PFNs outside RAM, a descriptor outside RAM
+t.is_eq(cmd(m, "balloon bad", "balloon bad pfns="),
+        "balloon bad pfns=3 completed=1 chain=1 completed=1 needs_reset=0",
+        "PFNs and a buffer outside guest RAM are completed, the queue keeps working")
+q = kv(m.ctl("query balloon"))
+t.ok(q.get("bad_pfns") == "3" and q.get("bad_chains") == "1",
+     f"the VMM counted 3 bad PFNs and 1 bad chain ({q.get('bad_pfns')}, {q.get('bad_chains')})")
+m.ctl("balloon 128")
+t.is_eq(wait_actual(m, 128 * MIB // PAGE).get("actual_pages"), str(128 * MIB // PAGE),
+        "the balloon still works after the hostile input")
+m.ctl("balloon 256")
+wait_actual(m, 0)
 t.ok((m.ctl("status") or "").startswith("OK state=running"), "VMM still running")
 m.send("poweroff\r")
 st, _ = m.wait(60)
@@ -164,6 +176,7 @@ r = m.ctl("query balloon") or ""
 t.ok(r.startswith("ERR BAD_STATE"), f"--balloon off: query balloon says why ({r[:60]})")
 m.close()
 
-st, _, err = v.run_vmm(["--kernel", img, "--balloon", "stats=abc"])
-t.ok(st == 1 and "balloon stats 'abc'" in err, "a bad --balloon option is refused with its reason")
+st, _, err = v.run_vmm(["--kernel", img, "--memory", "16M", "--balloon", "stats=abc"])
+t.ok(st == 1 and "balloon stats 'abc'" in err,
+     f"a bad --balloon option is refused with its reason ({st}: {v.error_lines(err)[-1:]})")
 t.done()

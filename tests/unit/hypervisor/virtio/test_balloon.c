@@ -165,7 +165,7 @@ static void drv_start(unsigned slot)
     uint32_t f = (uint32_t)rd(0x04, 4);
     ok(f & 2, "device offers STATS_VQ");
     wr(0x08, 4, 0);
-    wr(0x0C, 4, f & 2);
+    wr(0x0C, 4, f & 6); /* STATS_VQ, DEFLATE_ON_OOM when offered */
     wr(0x08, 4, 1);
     wr(0x0C, 4, 1);
     wr(0x14, 1, 3 | VIRTIO_S_FEATURES_OK);
@@ -260,6 +260,31 @@ static void test_device(void)
     vdev_balloon_free(b);
 }
 
+/* stats=1: the device asks for statistics every second without being queried */
+static void test_periodic(void)
+{
+    struct vdev_balloon_opts o;
+    char e[256];
+    vdev_balloon_parse("stats=1,deflate_on_oom=on", &o, e, sizeof(e));
+    struct vdev_balloon *b = vdev_balloon_new(&o, &gm, RAMSZ, e, sizeof(e));
+    int slot = pci_bus_add(bus, vdev_balloon_pci(b), PCI_NO_GSI);
+    bar0 = ((uint64_t)pci_cfg_read(bus, (unsigned)slot, 0x14, 4) << 32) |
+           (pci_cfg_read(bus, (unsigned)slot, 0x10, 4) & ~0xFu);
+    wr(0x00, 4, 0);
+    ok(rd(0x04, 4) & 4, "deflate_on_oom=on offers DEFLATE_ON_OOM");
+    drv_start((unsigned)slot);
+    memset(ram.base + STATS, 0, 10);
+    post(2, STATS, 10);
+    ok(wait_used(2), "the stats buffer comes back by itself within the interval");
+    post(2, STATS, 10);
+    ok(wait_used(2), "and again");
+    struct vdev_balloon_info in;
+    vdev_balloon_get_info(b, &in);
+    ok(in.stats_updates >= 2 && in.deflate_on_oom, "two updates, DEFLATE_ON_OOM negotiated (%d)",
+       (int)in.deflate_on_oom);
+    vdev_balloon_free(b);
+}
+
 int main(void)
 {
     fakeram_init(&ram, RAMSZ);
@@ -270,6 +295,7 @@ int main(void)
     test_runs();
     test_discard();
     test_device();
+    test_periodic();
     pci_bus_free(bus);
     fakeram_fini(&ram);
     return tap_done();
