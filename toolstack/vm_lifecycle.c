@@ -379,18 +379,8 @@ static int h_create(struct ts_call *call, struct atoll_value *const *params, uns
     if (validate_new(params[0], err) < 0 ||
         ts_dm_generic_create(ts_vm_ctx.db, ts_vm_ctx.vm, params[0], ref, err) < 0)
         return -1;
-    /* XAPI: a new VM is Halted whatever the record said, with its VM_metrics object;
-     * an unspecified domain type is what this host runs (PVH) */
-    ATOLL_AUTOVALUE f = atoll_value_struct();
-    ATOLL_AUTOVALUE rec = NULL;
-    if (ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err) <= 0)
-        return -1;
-    const char *dt = atoll_value_struct_get_string(rec, "domain_type");
-    if (!dt || strcmp(dt, "unspecified") == 0)
-        atoll_value_struct_set_string(f, "domain_type", "pvh");
-    if (atoll_value_struct_len(f) && ts_dm_generic_update(ts_vm_ctx.db, ts_vm_ctx.vm, ref, f,
-                                                          err) < 0)
-        return -1;
+    /* XAPI: a new VM is Halted whatever the record said, with its VM_metrics object (one
+     * transaction: vm_state.c also turns an unspecified domain type into this host's, PVH) */
     if (ts_vm_state_record(ref, "Halted", NULL, NULL, NULL, err) < 0)
         return -1;
     *result = atoll_value_string(ref);

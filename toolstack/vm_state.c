@@ -173,6 +173,9 @@ static int do_record(struct ts_dm_txn *t, void *arg, struct atoll_err *err)
         atoll_value_struct_set(vm, "allowed_operations", ts_vm_state_allowed_ops(ps, vm));
     }
     atoll_value_struct_set(vm, "current_operations", cur);
+    const char *dt = atoll_value_struct_get_string(vm, "domain_type");
+    if (!dt || strcmp(dt, "unspecified") == 0) /* the only kind this host runs */
+        atoll_value_struct_set_string(vm, "domain_type", "pvh");
 
     /* VM_metrics: created with the VM by VM.create; created here for VMs made otherwise */
     const char *mref = atoll_value_struct_get_string(vm, "metrics");
