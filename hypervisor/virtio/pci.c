@@ -211,13 +211,12 @@ void pci_intx_set(struct pci_dev *d, int level)
     const struct pci_host_ops *h = d->bus ? &d->bus->host : NULL;
     if (!h || !h->intx_set || d->intx_gsi == PCI_NO_GSI)
         return;
-    if (level && (__atomic_load_n(&d->cmd, __ATOMIC_RELAXED) & PCI_CMD_INTX_OFF))
-        return;
     /* under the lock, so that a raise and a lower from two threads reach KVM in the order
-     * they changed intx_level */
+     * they changed intx_level; the line follows the command register's INTx disable bit */
     pthread_mutex_lock(&d->msix_lock);
     d->intx_level = level;
-    h->intx_set(h->opaque, d->intx_gsi, level);
+    bool off = __atomic_load_n(&d->cmd, __ATOMIC_RELAXED) & PCI_CMD_INTX_OFF;
+    h->intx_set(h->opaque, d->intx_gsi, level && !off);
     pthread_mutex_unlock(&d->msix_lock);
 }
 
@@ -312,8 +311,18 @@ static void dev_cfg_write(struct pci_dev *d, unsigned off, unsigned size, uint32
         *c &= (uint8_t) ~(b & d->w1cmask[off + i]);
     }
     unsigned end = off + size;
-    if (off < PCI_R_COMMAND + 2 && end > PCI_R_COMMAND)
-        __atomic_store_n(&d->cmd, (uint16_t)get_le(d->cfg + PCI_R_COMMAND, 2), __ATOMIC_RELAXED);
+    if (off < PCI_R_COMMAND + 2 && end > PCI_R_COMMAND) {
+        uint16_t cmd = (uint16_t)get_le(d->cfg + PCI_R_COMMAND, 2);
+        uint16_t old = __atomic_exchange_n(&d->cmd, cmd, __ATOMIC_RELAXED);
+        /* INTx disable toggled while the device asserts its pin: the line follows */
+        const struct pci_host_ops *h = d->bus ? &d->bus->host : NULL;
+        if ((old ^ cmd) & PCI_CMD_INTX_OFF && h && h->intx_set && d->intx_gsi != PCI_NO_GSI) {
+            pthread_mutex_lock(&d->msix_lock);
+            if (d->intx_level)
+                h->intx_set(h->opaque, d->intx_gsi, !(cmd & PCI_CMD_INTX_OFF));
+            pthread_mutex_unlock(&d->msix_lock);
+        }
+    }
     if ((off < PCI_R_COMMAND + 2 && end > PCI_R_COMMAND) ||
         (off < PCI_R_BAR0 + 24 && end > PCI_R_BAR0))
         update_bars(d);

@@ -346,6 +346,47 @@ static void test_virtio_pci(struct fakeram *ram, struct guestmem *gm)
     ok(ioevt_removed >= 4, "fini removed the ioeventfds");
 }
 
+/* ---- INTx when the driver does not enable MSI-X ---- */
+static int line_level = -1;
+static uint32_t line_gsi;
+static void fake_intx(void *o, uint32_t gsi, int level)
+{
+    line_gsi = gsi;
+    line_level = level;
+}
+
+static void test_intx(struct guestmem *gm)
+{
+    struct pci_host_ops ops = {.intx_set = fake_intx};
+    struct pci_bus *b2 = pci_bus_new(&ops, WIN, 256 << 20);
+    static struct vpci_dev t;
+    vpci_init(&t, &stub_ops, NULL, 1, 16, 0, gm);
+    int slot = pci_bus_add(b2, &t.pci, PCI_INTX_BY_SLOT);
+    is_int(pci_cfg_read(b2, slot, PCI_R_INT_PIN, 1), 1, "INTx: pin A");
+    is_int(pci_cfg_read(b2, slot, PCI_R_INT_LINE, 1), pci_slot_intx_gsi(slot),
+           "INTx: line register = the slot's GSI (as the _PRT says)");
+    uint64_t b0 = ((uint64_t)pci_cfg_read(b2, slot, 0x14, 4) << 32) |
+                  (pci_cfg_read(b2, slot, 0x10, 4) & ~0xFu);
+    vpci_notify_queue(&t, 0);
+    ok(line_level == 1 && line_gsi == pci_slot_intx_gsi(slot), "INTx: used buffer raises the line");
+    ok(pci_cfg_read(b2, slot, PCI_R_STATUS, 2) & PCI_STATUS_INTX, "INTx: status bit set");
+    uint64_t isr = 0;
+    pci_mmio_read(b2, b0 + VPCI_ISR_OFF, 1, &isr);
+    is_int(isr, 1, "ISR reads 1 (queue interrupt)");
+    is_int(line_level, 0, "reading the ISR lowers the line");
+    pci_mmio_read(b2, b0 + VPCI_ISR_OFF, 1, &isr);
+    is_int(isr, 0, "ISR cleared by the read");
+    pci_cfg_write(b2, slot, PCI_R_COMMAND, 2, PCI_CMD_MEMORY | PCI_CMD_INTX_OFF);
+    vpci_notify_queue(&t, 0);
+    is_int(line_level, 0, "INTx disabled in the command register: line stays low");
+    ok(pci_cfg_read(b2, slot, PCI_R_STATUS, 2) & PCI_STATUS_INTX, "...but the status bit shows it");
+    pci_cfg_write(b2, slot, PCI_R_COMMAND, 2, PCI_CMD_MEMORY);
+    is_int(line_level, 1, "INTx enabled again: the pending interrupt drives the line");
+    vpci_set_needs_reset(&t); /* not started: no config interrupt */
+    vpci_fini(&t);
+    pci_bus_free(b2);
+}
+
 int main(void)
 {
     struct fakeram ram;
@@ -361,6 +402,7 @@ int main(void)
     ok(bus != NULL, "bus created");
     test_bus();
     test_virtio_pci(&ram, &gm);
+    test_intx(&gm);
     pci_bus_free(bus);
     fakeram_fini(&ram);
     return tap_done();
