@@ -24,7 +24,7 @@
 #define QCOW2_MAX_SNAPSHOTS 65536
 #define QCOW2_L2_CACHE 64
 #define QCOW2_RB_CACHE 8
-#define QCOW2_POOL_BYTES (2u << 20)      /* refcount reservation batch */
+#define QCOW2_POOL_BYTES (8u << 20)      /* refcount reservation batch */
 #define QCOW2_PAST_EOF_SLACK (1ULL << 20) /* clusters past EOF a data cluster may start at */
 
 /* header field offsets */

@@ -35,7 +35,7 @@
  * leaked clusters (refcount > references, which `qemu-img check -r leaks` frees):
  *   1. refcounts first: clusters are reserved in batches (refcount set to 1, the file grown
  *      over them, fdatasync) into a per-image pool before anything points at them; a crash
- *      leaks at most one batch (up to 2 MiB of clusters) - the pool is returned on close.
+ *      leaks at most one batch (up to 8 MiB of clusters) - the pool is returned on close.
  *   2. data: the guest data (with the copy-on-write head/tail from the backing chain or the
  *      old compressed/zero cluster) is written to the new cluster.
  *   3. L2: the entry is pointed at the new cluster (one pwrite of the changed entries).
