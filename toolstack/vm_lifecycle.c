@@ -83,9 +83,9 @@ static int finish(struct ts_vm_rt *rt, const char *ps, int rc, struct atoll_err 
 static void set_expect_exit(struct ts_vm_rt *rt, int on)
 {
     pthread_mutex_lock(&ts_vm_state_lock);
-    rt->expect_exit = on;
-    if (on)
-        rt->exited = 0;
+    rt->expect_exit = on; /* exited stays: a VMM that already ended is not alive again */
+    if (on) /* a watcher waiting for this operation to end learns that it handles the exit */
+        pthread_cond_broadcast(&ts_vm_state_cond);
     pthread_mutex_unlock(&ts_vm_state_lock);
 }
 
