@@ -204,13 +204,16 @@ static void *watch(void *arg)
     int detach = rt->detach;
     pthread_mutex_unlock(&ts_vm_state_lock);
     if (!detach) {
-        if (child) {
-            int ws;
-            if (waitpid(pid, &ws, 0) == pid && status < 0) {
-                if (WIFEXITED(ws))
-                    status = WEXITSTATUS(ws);
-                else if (WIFSIGNALED(ws))
-                    snprintf(reason, sizeof(reason), "killed by signal %d", WTERMSIG(ws));
+        if (child) { /* wait for the exit without reaping: the pid stays ours until below */
+            siginfo_t si;
+            memset(&si, 0, sizeof(si));
+            while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                ;
+            if (si.si_pid == pid && status < 0) {
+                if (si.si_code == CLD_EXITED)
+                    status = si.si_status;
+                else
+                    snprintf(reason, sizeof(reason), "killed by signal %d", si.si_status);
             }
         } else {
             for (int i = 0; i < 500 && ts_vmm_client_alive(pid); i++) {
@@ -219,8 +222,6 @@ static void *watch(void *arg)
             }
         }
     }
-    if (!detach)
-        ts_vm_cgroup_remove(rt->uuid);
     pthread_mutex_lock(&ts_vm_state_lock);
     rt->watching = 0;
     if (rt->detach) {
@@ -228,7 +229,12 @@ static void *watch(void *arg)
         pthread_mutex_unlock(&ts_vm_state_lock);
         return NULL;
     }
+    /* exited and reaped together under the lock: whoever signals rt->pid checks exited
+     * under it too, so no signal can reach a recycled pid */
     rt->exited = 1;
+    if (child)
+        waitpid(pid, NULL, 0);
+    ts_vm_cgroup_remove(rt->uuid);
     rt->status = status;
     snprintf(rt->reason, sizeof(rt->reason), "%s", reason);
     log_info("VM %s: VMM pid %d exited with status %d: %s", rt->uuid, (int)pid, status, reason);
@@ -652,9 +658,12 @@ void ts_vm_run_destroy(struct ts_vm_rt *rt)
     }
     if (!ts_vm_run_wait_exit(rt, 10000)) {
         log_warn("VM %s: VMM pid %d ignored 'destroy'; killing it", rt->uuid, (int)pid);
-        kill(pid, SIGKILL);
+        pthread_mutex_lock(&ts_vm_state_lock);
+        if (!rt->exited)
+            kill(pid, SIGKILL);
+        pthread_mutex_unlock(&ts_vm_state_lock);
         if (!ts_vm_run_wait_exit(rt, 5000) && child)
-            waitpid(pid, NULL, WNOHANG);
+            log_error("VM %s: VMM pid %d survived SIGKILL", rt->uuid, (int)pid);
     }
     pthread_mutex_lock(&ts_vm_state_lock);
     rt->pid = 0;
