@@ -111,7 +111,7 @@ static void cmd_help(struct vmm_control *c, char *arg, char *out, size_t outlen)
 {
     snprintf(out, outlen, "OK commands=status,pause,resume,destroy,query,version,help,quit,"
              "shutdown,reboot,cpu-add,cpu-remove,vcpus,pin," /* issue 3 */
-             "disks,disk,disk-stats,disk-poll,nics,nic,nic-stats,nic-link,"
+             "disks,disk,disk-stats,disk-poll,disk-resize,nics,nic,nic-stats,nic-link,"
              "balloon " /* balloon: */
              "queries=vcpus,memory,state,exit-reason,regs,balloon,vsock");
 }
@@ -220,6 +220,10 @@ static void cmd_disk_poll(struct vmm_control *c, char *arg, char *out, size_t ou
 {
     vdevs_control(c->vm->vdevs, "disk-poll", arg, out, outlen);
 }
+static void cmd_disk_resize(struct vmm_control *c, char *arg, char *out, size_t outlen)
+{
+    vdevs_control(c->vm->vdevs, "disk-resize", arg, out, outlen);
+}
 
 /* virtio-net: NIC commands, also answered by vdevs_control (hypervisor/virtio/net.h) */
 static void cmd_nics(struct vmm_control *c, char *arg, char *out, size_t outlen)
@@ -281,6 +285,7 @@ static const struct {
     {"help", cmd_help, 0},
     {"disks", cmd_disks, 0},     {"disk", cmd_disk, 1},       /* virtio */
     {"disk-stats", cmd_disk_stats, 1}, {"disk-poll", cmd_disk_poll, 1},
+    {"disk-resize", cmd_disk_resize, 1}, /* virtio */
     {"shutdown", cmd_shutdown, 0}, {"reboot", cmd_reboot, 0},   /* issue 3 */
     {"cpu-add", cmd_cpu_add, 1}, {"cpu-remove", cmd_cpu_remove, 1},
     {"vcpus", cmd_vcpus, 1}, {"pin", cmd_pin, 1},

@@ -224,10 +224,11 @@ static int blk_xfer(struct vdev_blk *b, const struct vq_chain *c, bool to_disk, 
 
 static bool range_ok(const struct vdev_blk *b, uint64_t sector, uint64_t len)
 {
-    if (sector > b->size / SECTOR)
+    uint64_t size = __atomic_load_n(&b->size, __ATOMIC_ACQUIRE); /* may grow: disk-resize */
+    if (sector > size / SECTOR)
         return false;
     uint64_t off = sector * SECTOR;
-    return len <= b->size - off;
+    return len <= size - off;
 }
 
 /* DISCARD and WRITE_ZEROES: an array of ranges in the readable part after the header. */
@@ -593,13 +594,49 @@ void vdev_blk_set_poll(struct vdev_blk *b, bool on, uint32_t poll_us)
         }
 }
 
+int vdev_blk_resize(struct vdev_blk *b, uint64_t new_size, char *errbuf, size_t errlen)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    uint64_t old = __atomic_load_n(&b->size, __ATOMIC_ACQUIRE);
+    if (b->readonly) {
+        snprintf(errbuf, errlen, "disk '%s' is read-only: it cannot be resized",
+                 blk_get_path(b->img));
+        return -1;
+    }
+    if (new_size % SECTOR || new_size < old) {
+        snprintf(errbuf, errlen, "new size %llu of disk '%s' is invalid: expected a multiple "
+                 "of 512 bytes, at least the current %llu", (unsigned long long)new_size,
+                 blk_get_path(b->img), (unsigned long long)old);
+        return -1;
+    }
+    if (new_size == old)
+        return 0;
+    if (blk_resize(b->img, new_size, &err) < 0) {
+        snprintf(errbuf, errlen, "cannot resize disk '%s': %s", blk_get_path(b->img),
+                 err.detail ? err.detail : "error");
+        atoll_err_clear(&err);
+        return -1;
+    }
+    /* the image is bigger first, then the device says so: capacity (read by vCPUs under
+     * the transport lock, 8 bytes at once) and a config-change interrupt that bumps
+     * config_generation, so a driver that read it meanwhile reads again */
+    uint64_t cap = new_size / SECTOR;
+    vpci_lock(&b->t);
+    memcpy(b->config, &cap, sizeof(cap));
+    vpci_unlock(&b->t);
+    __atomic_store_n(&b->size, new_size, __ATOMIC_RELEASE);
+    vpci_notify_config(&b->t);
+    log_info("disk '%s' resized to %llu sectors", blk_get_path(b->img), (unsigned long long)cap);
+    return 0;
+}
+
 void vdev_blk_get_info(struct vdev_blk *b, struct vdev_blk_info *out)
 {
     *out = (struct vdev_blk_info){
         .path = blk_get_path(b->img),
         .format = blk_format_name(blk_get_format(b->img)),
         .serial = b->serial_str,
-        .sectors = b->size / SECTOR,
+        .sectors = __atomic_load_n(&b->size, __ATOMIC_ACQUIRE) / SECTOR,
         .readonly = b->readonly,
         .poll = __atomic_load_n(&b->poll, __ATOMIC_RELAXED),
         .poll_us = __atomic_load_n(&b->poll_us, __ATOMIC_RELAXED),

@@ -55,6 +55,12 @@ struct vdev_blk *vdev_blk_new(const struct vdev_blk_opts *o, const struct guestm
 struct pci_dev *vdev_blk_pci(struct vdev_blk *b);
 /* Stops the I/O thread, closes the image. NULL is a no-op. Call after the vCPUs stopped. */
 void vdev_blk_free(struct vdev_blk *b);
+/*
+ * Grows the disk to new_size bytes (a multiple of 512, not smaller: shrinking under a
+ * running guest is refused) and tells the driver (capacity + config-change interrupt),
+ * as an online VDI.resize needs. Main thread. 0, or -1 with a one-line message.
+ */
+int vdev_blk_resize(struct vdev_blk *b, uint64_t new_size, char *errbuf, size_t errlen);
 /* Switches polling at run time (e.g. from the control socket). */
 void vdev_blk_set_poll(struct vdev_blk *b, bool on, uint32_t poll_us);
 

@@ -427,7 +427,8 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
         kvn(out, outlen, "count", v ? v->ndisks : 0);
         return 0;
     }
-    if (strcmp(cmd, "disk") && strcmp(cmd, "disk-stats") && strcmp(cmd, "disk-poll"))
+    if (strcmp(cmd, "disk") && strcmp(cmd, "disk-stats") && strcmp(cmd, "disk-poll") &&
+        strcmp(cmd, "disk-resize"))
         return -1;
     if (!v) {
         snprintf(out, outlen, "ERR BAD_ARGUMENT this VM has no disks");
@@ -454,6 +455,18 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
             return 0;
         }
         vdev_blk_set_poll(b, on, (uint32_t)us);
+    } else if (!strcmp(cmd, "disk-resize")) {
+        uint64_t bytes;
+        char msg[256];
+        if (!*rest || atoll_parse_size(rest, 1, &bytes) < 0) {
+            snprintf(out, outlen, "ERR BAD_ARGUMENT usage: disk-resize N SIZE (e.g. 20G; "
+                     "a bare number is MiB)");
+            return 0;
+        }
+        if (vdev_blk_resize(b, bytes, msg, sizeof(msg)) < 0) {
+            snprintf(out, outlen, "ERR BAD_ARGUMENT %s", msg);
+            return 0;
+        }
     } else if (*rest) {
         snprintf(out, outlen, "ERR BAD_ARGUMENT %s takes only a disk index", cmd);
         return 0;
@@ -485,6 +498,8 @@ int vdevs_control(struct vdevs *v, const char *cmd, const char *arg, char *out, 
         kvn(out, outlen, "polled", st.polled);
         kvn(out, outlen, "irqs", st.irqs);
         kvn(out, outlen, "broken_rings", st.broken_rings);
+    } else if (!strcmp(cmd, "disk-resize")) {
+        kvn(out, outlen, "sectors", in.sectors);
     } else {
         kv(out, outlen, "poll", in.poll ? "on" : "off");
         kvn(out, outlen, "poll_us", in.poll_us);

@@ -72,6 +72,7 @@ int vdevs_add_vsock(struct vdevs *v, const char *spec, char *errbuf, size_t errl
  *                             read_bytes=.. write_bytes=.. io_errors=.. bad_chains=..
  *                             kicks=.. polled=.. irqs=..
  *   disk-poll N on|off [US]   OK disk=N poll=on|off poll_us=U
+ *   disk-resize N SIZE        OK disk=N sectors=S (grows the disk; the guest is told)
  * Writes "OK ..." or "ERR BAD_ARGUMENT <message>" (no newline) into out. Returns 0 when
  * cmd is one of these, -1 otherwise (out untouched). Main-loop thread.
  */

@@ -459,6 +459,16 @@ static void raise_irq(struct vpci_dev *t, uint16_t vector, uint8_t isr_bit)
     pthread_mutex_unlock(&t->irq_lock);
 }
 
+void vpci_lock(struct vpci_dev *t)
+{
+    pthread_mutex_lock(&t->lock);
+}
+
+void vpci_unlock(struct vpci_dev *t)
+{
+    pthread_mutex_unlock(&t->lock);
+}
+
 void vpci_notify_queue(struct vpci_dev *t, unsigned q)
 {
     if (q < t->nq)

@@ -98,6 +98,11 @@ int vpci_kickfd(struct vpci_dev *t, unsigned q);
 uint64_t vpci_features(const struct vpci_dev *t);
 /* Interrupts the driver for used buffers on queue q (MSI-X vector, or ISR bit 0 + INTx). */
 void vpci_notify_queue(struct vpci_dev *t, unsigned q);
+/* Holds the transport lock around a change of the device's config bytes, so that no vCPU
+ * reads them half-written (config_read runs under the same lock). Not from I/O threads
+ * while a vCPU may be in ops->stop (which joins them). */
+void vpci_lock(struct vpci_dev *t);
+void vpci_unlock(struct vpci_dev *t);
 /* Interrupts the driver for a config change (ISR bit 1), bumping config_generation. */
 void vpci_notify_config(struct vpci_dev *t);
 /* Marks the device broken (DEVICE_NEEDS_RESET) and tells the driver. Any thread. */

@@ -115,6 +115,17 @@ st = m.ctl("disk-stats 0") or ""
 t.ok("bad_chains=4" in st and "broken_rings=1" in st and re.search(r" irqs=[1-9]", st),
      f"VMM counted 4 bad chains, 1 broken ring, the interrupts ({st[-90:]})")
 
+# online resize (VDI.resize): the VMM grows the image and tells the driver
+t.is_eq(m.ctl("disk-resize 0 64"), "OK disk=0 sectors=131072", "control: disk-resize 0 64 (MiB)")
+t.is_eq(os.path.getsize(rw), 64 << 20, "the image file grew")
+t.is_eq(cmd(m, "blk reset 0", "blk reset disk"), "blk reset disk=0 ok=1", "driver re-reads the disk")
+t.is_eq(cmd(m, "blk list", "blk disk=0"), 'blk disk=0 slot=1 sectors=131072 ro=0 serial="GUEST-RW"',
+        "the guest sees the new capacity")
+t.is_eq(cmd(m, "blk write 0 100000 64 5", "blk write disk"),
+        "blk write disk=0 sector=100000 count=64 status=0", "write beyond the old end")
+t.is_eq(cmd(m, "blk verify 0 100000 64 5", "blk verify disk"),
+        "blk verify disk=0 sector=100000 count=64 status=0 ok=1 mismatches=0", "and read it back")
+
 # the timed workload in event mode and polling mode (figures printed, not judged)
 BENCH = re.compile(r"blk bench disk=0 .* ops=(\d+) .* iops=(\d+) kbps=(\d+) errors=(\d+)$")
 for mode in ("event", "poll"):

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fakeram.h"
@@ -460,6 +461,30 @@ static void test_vdevs(void)
     ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "disk-stats bad index: %s", out);
     vdevs_control(v, "disk-stats", "0", out, sizeof(out));
     ok(!strncmp(out, "OK disk=0 reads=0 writes=0", 26), "disk-stats: %s", out);
+    /* online resize: capacity and config generation change, the image grows */
+    uint32_t lo = 0, hi = 0;
+    probe = 0x80000000u | 1u << 11 | 0x10;
+    vdevs_pio(v, 0xCF8, true, 4, (uint8_t *)&probe);
+    vdevs_pio(v, 0xCFC, false, 4, (uint8_t *)&lo);
+    probe = 0x80000000u | 1u << 11 | 0x14;
+    vdevs_pio(v, 0xCF8, true, 4, (uint8_t *)&probe);
+    vdevs_pio(v, 0xCFC, false, 4, (uint8_t *)&hi);
+    uint64_t b0 = ((uint64_t)hi << 32) | (lo & ~0xFu), cap = 0, gen0 = 0, gen1 = 0;
+    vdevs_mmio(v, b0 + 0x15, false, 1, (uint8_t *)&gen0);
+    vdevs_control(v, "disk-resize", "0 2", out, sizeof(out));
+    is_str(out, "OK disk=0 sectors=4096", "disk-resize 0 2 (MiB)");
+    vdevs_mmio(v, b0 + VPCI_DEVCFG_OFF, false, 8, (uint8_t *)&cap);
+    is_int(cap, 4096, "config capacity follows");
+    vdevs_mmio(v, b0 + 0x15, false, 1, (uint8_t *)&gen1);
+    is_int((uint8_t)(gen1 - gen0), 1, "config_generation bumped");
+    struct stat sb;
+    ok(stat(img_rw, &sb) == 0 && sb.st_size == 2 << 20, "the image file grew to 2 MiB");
+    vdevs_control(v, "disk-resize", "0 1", out, sizeof(out));
+    ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "shrinking refused: %s", out);
+    vdevs_control(v, "disk-resize", "1 8", out, sizeof(out));
+    ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "read-only disk not resized: %s", out);
+    vdevs_control(v, "disk-resize", "0 lots", out, sizeof(out));
+    ok(!strncmp(out, "ERR BAD_ARGUMENT", 16), "bad size refused");
     vdevs_free(v);
 }
 
