@@ -1,7 +1,7 @@
 /*
  * hypervisor/block/block.c - the generic image layer: format probing, opening backing chains
- * (relative names, format enforcement, loop and depth limits), per-image locking, argument
- * checks, dispatch to the raw and qcow2 drivers, and the pread/pwrite/error helpers.
+ * (relative names, format enforcement, loop and depth limits), thread locking, argument
+ * checks, dispatch to the raw and qcow2 drivers, write_zeroes, set_backing, info and check.
  * Threads: any. Read/write/flush hold img->io_lock shared (drivers take img->lock for their
  * metadata); discard, resize, info and check hold io_lock exclusive and img->lock.
  * Trust: paths and headers are untrusted.

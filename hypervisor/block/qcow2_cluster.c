@@ -1,10 +1,10 @@
 /*
  * hypervisor/block/qcow2_cluster.c - qcow2 guest I/O: the L2 table cache, mapping guest
  * ranges to host runs, reads (backing chain, zero and compressed clusters), allocating
- * writes with copy-on-write, and discard. Metadata is written through in the crash-safe
- * order documented in atoll/block.h. Threads: read/write lock img->lock around mapping and
- * allocation only; discard runs exclusive (block.c). Trust: every L1/L2
- * entry is checked (alignment, range) before it is followed; bad ones give -EIO.
+ * writes with copy-on-write, and discard, written through in the crash-safe order of
+ * atoll/block.h. Threads: read/write take img->lock around mapping and allocation only;
+ * discard runs exclusive (block.c). Trust: every L1/L2 entry is checked (alignment, range)
+ * before it is followed; bad ones give -EIO.
  */
 #define ATOLL_LOG_MODULE "qcow2"
 #include "qcow2.h"

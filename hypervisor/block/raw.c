@@ -2,8 +2,7 @@
  * hypervisor/block/raw.c - the raw format: the file (or block device) is the disk, byte for
  * byte. Discard punches holes; resize truncates (shrinking only over holes).
  * Threads: read/write/flush run concurrently (pread/pwrite need no lock); discard and resize
- * run exclusive (block.c). Trust: nothing is read from the file
- * but the guest's own data.
+ * run exclusive (block.c). Trust: nothing is read from the file but the guest's own data.
  */
 #define ATOLL_LOG_MODULE "block-raw"
 #include "block_int.h"
