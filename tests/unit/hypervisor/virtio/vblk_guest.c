@@ -2,7 +2,8 @@
  * tests/unit/hypervisor/virtio/vblk_guest.c - a tiny PVH guest (32-bit, paging off, CPL 0)
  * that drives atoll-vmm's virtio-blk exactly as a driver would: finds the functions by
  * probing 0xCF8/0xCFC, walks their capability lists, enables MSI-X towards LAPIC vector
- * 0x40+n, negotiates features, sets up one split queue, then GET_ID, writes, reads back,
+ * 0x40+n (disk 0) or routes INTx through the IOAPIC to vector 0x60+n (other disks: the
+ * interrupt line register names the GSI), negotiates features, sets up one split queue, then GET_ID, writes, reads back,
  * posts a hostile (looping) chain, and reports on COM1. Used by
  * tests/integration/test_virtio_blk.py; every wait is bounded.
  */
@@ -10,6 +11,7 @@
 
 #define COM1 0x3F8
 #define LAPIC 0xFEE00000u
+#define IOAPIC 0xFEC00000u
 #define QSZ 16
 
 static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p)); }
@@ -124,14 +126,23 @@ static int setup(struct dev *v)
     }
     if (!v->common || !v->notify || !v->devcfg || !msix)
         return -1;
-    /* MSI-X: vector 1 -> LAPIC 0, vector 0x40 + n; enable the function */
-    uint32_t tbl = cfg_rd(v->slot, msix + 4);
-    uint32_t t = bar[tbl & 7] + (tbl & ~7u);
-    MMIO32(t + 16) = LAPIC;
-    MMIO32(t + 20) = 0;
-    MMIO32(t + 24) = 0x40 + v->n;
-    MMIO32(t + 28) = 0; /* unmask */
-    cfg_wr16(v->slot, msix + 2, 0x8000);
+    if (v->n == 0) {
+        /* MSI-X: vector 1 -> LAPIC 0, vector 0x40 + n; enable the function */
+        uint32_t tbl = cfg_rd(v->slot, msix + 4);
+        uint32_t t = bar[tbl & 7] + (tbl & ~7u);
+        MMIO32(t + 16) = LAPIC;
+        MMIO32(t + 20) = 0;
+        MMIO32(t + 24) = 0x40 + v->n;
+        MMIO32(t + 28) = 0; /* unmask */
+        cfg_wr16(v->slot, msix + 2, 0x8000);
+    } else {
+        /* INTx: IOAPIC pin = interrupt line -> vector 0x60 + n, level, CPU 0, unmasked */
+        unsigned gsi = cfg_rd(v->slot, 0x3C) & 0xFF;
+        MMIO32(IOAPIC) = 0x10 + 2 * gsi;
+        MMIO32(IOAPIC + 0x10) = (0x60 + v->n) | 1u << 15;
+        MMIO32(IOAPIC) = 0x11 + 2 * gsi;
+        MMIO32(IOAPIC + 0x10) = 0;
+    }
 
     uint32_t c = v->common;
     MMIO8(c + 0x14) = 0;
@@ -221,7 +232,14 @@ void guest_main(uint32_t start_info)
         puts_("VBLK read "); putd(i); puts_(good ? " verify ok\n" : " verify BAD\n");
         blk_req(v, 4, 0, 0, 0);
         puts_("VBLK flush "); putd(i); puts_(" status "); putd(*v->status); puts_("\n");
-        puts_("VBLK msi "); putd(i); puts_(irr(0x40 + i) ? " pending\n" : " none\n");
+        if (i == 0) {
+            puts_("VBLK msi "); putd(i); puts_(irr(0x40 + i) ? " pending\n" : " none\n");
+        } else {
+            int pend = irr(0x60 + i);
+            uint8_t isr = MMIO8(v->isr); /* acknowledges and lowers the line */
+            puts_("VBLK intx "); putd(i); puts_(pend ? " pending" : " none");
+            puts_(" isr "); putd(isr); puts_("\n");
+        }
 
         /* hostile: a two-descriptor loop, then a buffer outside RAM, then a normal read */
         v->d[0] = (struct desc){(uint32_t)v->hdr, 16, 1, 1};
