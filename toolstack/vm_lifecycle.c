@@ -2,8 +2,8 @@
  * toolstack/vm_lifecycle.c - the hand-written VM messages: create, destroy,
  * start/start_on, pause/unpause, clean/hard shutdown, shutdown, clean/hard
  * reboot, suspend/resume (refused: no save/restore in atoll-vmm yet),
- * power_state_reset, assert_operation_valid, update_allowed_operations, and
- * host.compute_free_memory. Each runs check -> reserve -> act -> record under
+ * power_state_reset, send_trigger ("power"), assert_operation_valid,
+ * update_allowed_operations, and host.compute_free_memory. Each runs check -> reserve -> act -> record under
  * the VM's operation guard (vm_state.h) and leaves the database true.
  * Threads: RPC worker threads (Async.* through the dispatcher's task pool).
  * Trust: parameters are client data: refs are checked against the database.
@@ -372,6 +372,28 @@ static int validate_new(struct atoll_value *rec, struct atoll_err *err)
     return 0;
 }
 
+/* send_trigger(vm, trigger): "power" presses the ACPI power button; the rest need
+ * hardware atoll-vmm does not emulate (VALUE_NOT_SUPPORTED) */
+static int h_send_trigger(struct ts_call *call, struct atoll_value *const *params, unsigned n,
+                          struct atoll_value **result, struct atoll_err *err)
+{
+    const char *ref, *trigger;
+    struct ts_vm_rt *rt;
+    ATOLL_AUTOVALUE rec = NULL;
+    if (get_vm(params, &ref, err) < 0 ||
+        ts_rpc_param_string(params, 1, "trigger", &trigger, err) < 0)
+        return -1;
+    if (strcmp(trigger, "power") != 0) {
+        ATOLL_ERR(err, ATOLL_E_VALUE_NOT_SUPPORTED, "trigger", trigger,
+                  "atoll-vmm supports the 'power' trigger only");
+        return -1;
+    }
+    if (ts_vm_state_op_begin(ref, "send_trigger", call->task_ref, &rt, &rec, err) < 0)
+        return -1;
+    int rc = require(ref, rec, "Running", err) < 0 ? -1 : ts_vm_run_command(rt, "shutdown", err);
+    return finish(rt, NULL, rc, err);
+}
+
 static int h_create(struct ts_call *call, struct atoll_value *const *params, unsigned n,
                     struct atoll_value **result, struct atoll_err *err)
 {
@@ -536,6 +558,8 @@ int ts_vm_lifecycle_register(struct atoll_err *err)
          "session_id,vm,start_paused,force"},
         {"VM.power_state_reset", 2, 2, TS_ROLE_VM_ADMIN, W, h_power_state_reset, NULL, NULL,
          "session_id,vm"},
+        {"VM.send_trigger", 3, 3, TS_ROLE_VM_POWER_ADMIN, W, h_send_trigger, NULL, NULL,
+         "session_id,vm,trigger"},
         {"VM.assert_operation_valid", 3, 3, TS_ROLE_READ_ONLY, TS_RPC_NO_ASYNC,
          h_assert_operation_valid, NULL, NULL, "session_id,self,op"},
         {"VM.update_allowed_operations", 2, 2, TS_ROLE_VM_OPERATOR, W,

@@ -104,7 +104,7 @@ struct atoll_value *ts_vm_state_allowed_ops(const char *ps, struct atoll_value *
     static const char *const running[] = {"clean_shutdown", "hard_shutdown", "shutdown",
                                           "clean_reboot", "hard_reboot", "pause",
                                           "changing_VCPUs_live", "changing_dynamic_range",
-                                          "power_state_reset", NULL};
+                                          "send_trigger", "power_state_reset", NULL};
     static const char *const paused[] = {"unpause", "hard_shutdown", "shutdown", "hard_reboot",
                                          "power_state_reset", NULL};
     static const char *const suspended[] = {"hard_shutdown", "shutdown", "destroy",

@@ -326,6 +326,25 @@ def run(d, api, kernel, pids):
     t.ok(api.call("VM.get_power_state", vm) == "Halted" and not pid_alive(p3),
          "power_state_reset of a Running VM: Halted, and its VMM really gone")
 
+    # send_trigger power: the ACPI power button (a guest that honours it powers off)
+    api.call("VM.start", vm, False, False)
+    p4 = int(api.call("VM.get_domid", vm))
+    pids.append(p4)
+    e = api.err("VM.send_trigger", vm, "nmi")
+    t.ok(e and e[0] == "VALUE_NOT_SUPPORTED", f"send_trigger nmi: VALUE_NOT_SUPPORTED ({e})")
+    if "shutdown" in vmm_command(os.path.join(d.state, "vms", api.call("VM.get_uuid", vm),
+                                              "control.sock"), "help"):
+        con = Console(d, api.sid, vm)  # a press before the guest set up ACPI is lost
+        con.wait_for("atoll> ")
+        con.close()
+        api.call("VM.send_trigger", vm, "power")
+        t.is_eq(wait_power(api, vm, "Halted", timeout=20), "Halted",
+                "send_trigger power: the guest powered off through ACPI")
+    else:
+        t.skip("send_trigger power", "this atoll-vmm has no ACPI power button")
+    if pid_alive(p4):
+        api.call("VM.hard_shutdown", vm)
+
     # RBAC
     if d.xml(https=False).local_user.create(api.sid, "vmro", "ro-pass-1", "read-only").get(
             "Status") == "Success":
