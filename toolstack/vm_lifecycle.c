@@ -3,8 +3,9 @@
  * start/start_on, pause/unpause, clean/hard shutdown, shutdown, clean/hard
  * reboot, suspend/resume (refused: no save/restore in atoll-vmm yet),
  * power_state_reset, send_trigger ("power"), assert_operation_valid,
- * update_allowed_operations, and host.compute_free_memory. Each runs check -> reserve -> act -> record under
- * the VM's operation guard (vm_state.h) and leaves the database true.
+ * update_allowed_operations, and host.compute_free_memory. Each runs check -> reserve
+ * -> act -> record under the VM's operation guard (vm_state.h) and leaves the database
+ * true.
  * Threads: RPC worker threads (Async.* through the dispatcher's task pool).
  * Trust: parameters are client data: refs are checked against the database.
  */
