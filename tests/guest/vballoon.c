@@ -26,6 +26,8 @@ enum { S_MAJFLT = 2, S_MINFLT = 3, S_MEMFREE = 4, S_MEMTOT = 5, S_AVAIL = 6 };
 
 static struct {
     int probed, found, ready, stats, stuck, check;
+    uint16_t cfgvec;    /* MSI-X entry the device kept for config changes */
+    int intx;           /* GSI used without MSI-X, -1 none */
     struct vio_dev d;
     struct vio_q q[3];
     uint8_t *mem;       /* rings, then the PFN page, then the stats page */
@@ -42,6 +44,8 @@ static volatile uint64_t irqs;
 static void vballoon_irq(unsigned vector)
 {
     (void)vector;
+    if (!b.d.msix)
+        vio_isr_ack(&b.d); /* INTx: lowers the line */
     irqs++;
     lapic_eoi();
 }
@@ -94,7 +98,9 @@ static int setup(struct guest *g)
     forget_pages(g);
     b.stats = (got >> F_STATS_VQ) & 1;
     int msix = vio_msix(&b.d, VEC_VBALLOON) == 0;
-    vio_config_vector(&b.d, msix ? 0 : 0xFFFF);
+    b.cfgvec = vio_config_vector(&b.d, msix ? 0 : 0xFFFF);
+    if (!msix)
+        b.intx = vio_intx(&b.d, VEC_VBALLOON); /* QEMU's balloon has no MSI-X */
     if (vio_queue(&b.d, Q_INFLATE, &b.q[Q_INFLATE], b.mem, QSZ, 0xFFFF) < 0 ||
         vio_queue(&b.d, Q_DEFLATE, &b.q[Q_DEFLATE], b.mem + VIO_QMEM, QSZ, 0xFFFF) < 0 ||
         (b.stats && vio_queue(&b.d, Q_STATS, &b.q[Q_STATS], b.mem + 2 * VIO_QMEM, QSZ,
@@ -270,7 +276,8 @@ void vballoon_cmd(struct guest *g, struct cmd_args *a)
     if (b.ready)
         b.target = vio_cfg32(&b.d, 0);
     con_printf("balloon found=%d ready=%d target_pages=%u actual_pages=%lu free_kib=%lu "
-               "total_kib=%lu stats_sent=%lu irqs=%lu errors=%lu stuck=%d\n", b.found, b.ready,
-               b.target, b.pages, mm_free_bytes(&g->mm) / 1024, mm_total_kib(&g->mm),
-               b.stats_sent, irqs, b.errors, b.stuck);
+               "total_kib=%lu stats_sent=%lu irqs=%lu errors=%lu stuck=%d msix=%d intx=%d\n",
+               b.found, b.ready, b.target, b.pages, mm_free_bytes(&g->mm) / 1024,
+               mm_total_kib(&g->mm), b.stats_sent, irqs, b.errors, b.stuck, b.d.msix,
+               b.d.msix ? -1 : b.intx);
 }

@@ -10,7 +10,7 @@
  *
  * Output (a contract with tests/integration/test_balloon.py):
  *   balloon found=0|1 ready=0|1 target_pages=N actual_pages=N free_kib=F total_kib=T
- *           stats_sent=N irqs=N errors=E stuck=0|1
+ *           stats_sent=N irqs=N errors=E stuck=0|1 msix=0|1 intx=GSI|-1
  *   balloon bad pfns=3 completed=0|1 chain=1 completed=0|1 needs_reset=0|1
  *           (`balloon bad`: PFNs outside RAM and a descriptor outside RAM, for robustness)
  */

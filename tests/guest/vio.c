@@ -95,9 +95,24 @@ int vio_msix(struct vio_dev *d, unsigned vector)
     return 0;
 }
 
-void vio_config_vector(struct vio_dev *d, uint16_t entry)
+int vio_intx(struct vio_dev *d, unsigned vector)
+{
+    unsigned line = pci_read8(d->slot, 0x3C);
+    if (!d->isr || line == 0 || line >= 24)
+        return -1;
+    ioapic_route(line, vector, lapic_id(), 0x0D); /* level, active high */
+    return (int)line;
+}
+
+uint8_t vio_isr_ack(struct vio_dev *d)
+{
+    return d->isr ? r8(d->isr) : 0;
+}
+
+uint16_t vio_config_vector(struct vio_dev *d, uint16_t entry)
 {
     w16(d->common + C_MSIX, entry);
+    return r16(d->common + C_MSIX);
 }
 
 int vio_queue(struct vio_dev *d, unsigned n, struct vio_q *q, uint8_t *mem, uint16_t size,

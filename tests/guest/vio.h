@@ -49,8 +49,15 @@ int vio_queue(struct vio_dev *d, unsigned n, struct vio_q *q, uint8_t *mem, uint
               uint16_t msix);
 /* DRIVER_OK; 0, or -1 if the device wants a reset. */
 int vio_ready(struct vio_dev *d);
-/* Sets msix_config (entry for config changes, 0xFFFF none). */
-void vio_config_vector(struct vio_dev *d, uint16_t entry);
+/* Without MSI-X: routes the function's INTx (the GSI in its Interrupt Line register, level,
+ * active high as on atoll-vmm and QEMU's pc machine) to vector on this CPU. The handler must
+ * then read the ISR (vio_isr_ack) to lower the line. Returns the GSI, or -1 if none. */
+int vio_intx(struct vio_dev *d, unsigned vector);
+/* Reads (and so clears) the ISR status: bit 0 queue, bit 1 config change. */
+uint8_t vio_isr_ack(struct vio_dev *d);
+/* Sets msix_config (entry for config changes, 0xFFFF none); returns what the device kept
+ * (0xFFFF if it refused the entry). */
+uint16_t vio_config_vector(struct vio_dev *d, uint16_t entry);
 /* Whether the device needs a reset. */
 int vio_needs_reset(struct vio_dev *d);
 

@@ -69,6 +69,8 @@ static volatile uint64_t irqs;
 static void vsock_irq(unsigned vector)
 {
     (void)vector;
+    if (!v.d.msix)
+        vio_isr_ack(&v.d); /* INTx: lowers the line */
     irqs++;
     lapic_eoi();
 }
@@ -286,6 +288,8 @@ static int setup(struct guest *g)
     v.cid = (uint64_t)vio_cfg32(&v.d, 0) | (uint64_t)vio_cfg32(&v.d, 4) << 32;
     int msix = vio_msix(&v.d, VEC_VSOCK) == 0;
     vio_config_vector(&v.d, 0xFFFF);
+    if (!msix)
+        vio_intx(&v.d, VEC_VSOCK);
     if (vio_queue(&v.d, Q_RX, &v.q[Q_RX], v.mem, QSZ, msix ? 0 : 0xFFFF) < 0 ||
         vio_queue(&v.d, Q_TX, &v.q[Q_TX], v.mem + VIO_QMEM, QSZ, 0xFFFF) < 0 ||
         vio_queue(&v.d, Q_EVT, &v.q[Q_EVT], v.mem + 2 * VIO_QMEM, QSZ, 0xFFFF) < 0)
