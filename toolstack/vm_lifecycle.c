@@ -114,7 +114,7 @@ static int do_start(struct ts_call *call, const char *ref, int paused, struct at
 {
     struct ts_vm_rt *rt;
     ATOLL_AUTOVALUE rec = NULL;
-    if (ts_vm_state_op_begin(ref, "start", call->task_ref, &rt, &rec, err) < 0)
+    if (ts_vm_state_op_begin_ex(ref, "start", call->task_ref, 1, &rt, &rec, err) < 0)
         return -1;
     struct atoll_value *tmpl = atoll_value_struct_get(rec, "is_a_template");
     if (tmpl && atoll_value_get_bool(tmpl)) {

@@ -406,6 +406,7 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
     long off;
     if (ts_vmm_client_spawn(&spec, &pid, &off, err) < 0)
         return -1;
+    ts_vm_state_op_publish(rt); /* current_operations, written while the guest boots */
     ATOLL_AUTOFREE char *ctl = ts_vmm_client_control_path(rt->dir);
     char eb[256];
     int fd = ts_vmm_client_connect(ctl, rt->uuid, pid, CONNECT_TIMEOUT_MS, eb, sizeof(eb));

@@ -228,6 +228,30 @@ int ts_vm_state_op_begin(const char *ref, const char *op, const char *task_ref,
                          struct ts_vm_rt **out, struct atoll_value **rec_out,
                          struct atoll_err *err)
 {
+    return ts_vm_state_op_begin_ex(ref, op, task_ref, 0, out, rec_out, err);
+}
+
+void ts_vm_state_op_publish(struct ts_vm_rt *rt)
+{
+    pthread_mutex_lock(&ts_vm_state_lock);
+    int todo = rt->op_active && rt->op_unpublished;
+    rt->op_unpublished = 0;
+    char op[32], op_ref[ATOLL_REF_STRLEN + 1];
+    snprintf(op, sizeof(op), "%s", rt->op);
+    snprintf(op_ref, sizeof(op_ref), "%s", rt->op_ref);
+    pthread_mutex_unlock(&ts_vm_state_lock);
+    struct atoll_err err = ATOLL_ERR_INIT;
+    if (todo && ts_vm_state_record(rt->ref, NULL, NULL, op, op_ref, &err) < 0) {
+        log_warn("VM %s: cannot record operation %s: %s", rt->uuid, op,
+                 atoll_err_code_name(err.code));
+        atoll_err_clear(&err);
+    }
+}
+
+int ts_vm_state_op_begin_ex(const char *ref, const char *op, const char *task_ref, int defer,
+                            struct ts_vm_rt **out, struct atoll_value **rec_out,
+                            struct atoll_err *err)
+{
     ATOLL_AUTOVALUE rec = NULL;
     int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
     if (r <= 0) {
@@ -249,10 +273,15 @@ int ts_vm_state_op_begin(const char *ref, const char *op, const char *task_ref,
         return -1;
     }
     rt->op_active = 1;
+    rt->op_unpublished = defer;
     snprintf(rt->op, sizeof(rt->op), "%s", op);
     snprintf(rt->op_ref, sizeof(rt->op_ref), "%s", op_ref);
     pthread_mutex_unlock(&ts_vm_state_lock);
-
+    if (defer) {
+        *out = rt;
+        *rec_out = atoll_steal_ptr(&rec);
+        return 0;
+    }
     if (ts_vm_state_record(ref, NULL, rt, op, op_ref, err) < 0) {
         ts_vm_state_op_end(rt);
         return -1;
@@ -272,6 +301,7 @@ void ts_vm_state_op_end(struct ts_vm_rt *rt)
 {
     pthread_mutex_lock(&ts_vm_state_lock);
     rt->op_active = 0;
+    rt->op_unpublished = 0;
     rt->op[0] = '\0';
     rt->expect_exit = 0;
     pthread_cond_broadcast(&ts_vm_state_cond);
@@ -356,10 +386,22 @@ void ts_vm_state_update_host_metrics(void)
         return;
     uint64_t total, avail;
     ts_vm_state_meminfo(&total, &avail);
+    int has_free = ts_dm_field_find(c->host_metrics, "memory_free", NULL) != NULL;
+    int64_t free_now = has_free ? (int64_t)ts_vm_state_free_memory() : 0;
+    ATOLL_AUTOVALUE cur = NULL;
+    if (ts_dm_db_get(c->db, c->host_metrics, mref, &cur, NULL, &err) > 0) {
+        struct atoll_value *t = atoll_value_struct_get(cur, "memory_total");
+        struct atoll_value *fr = atoll_value_struct_get(cur, "memory_free");
+        struct atoll_value *lv = atoll_value_struct_get(cur, "live");
+        if (t && atoll_value_get_int(t) == (int64_t)total && lv && atoll_value_get_bool(lv) &&
+            (!has_free || (fr && atoll_value_get_int(fr) == free_now)))
+            return; /* nothing changed: no write, no event */
+    }
+    atoll_err_clear(&err);
     ATOLL_AUTOVALUE f = atoll_value_struct();
     atoll_value_struct_set_int(f, "memory_total", (int64_t)total);
-    if (ts_dm_field_find(c->host_metrics, "memory_free", NULL))
-        atoll_value_struct_set_int(f, "memory_free", (int64_t)ts_vm_state_free_memory());
+    if (has_free)
+        atoll_value_struct_set_int(f, "memory_free", free_now);
     atoll_value_struct_set_bool(f, "live", 1);
     atoll_value_struct_set(f, "last_updated", atoll_value_datetime((int64_t)time(NULL)));
     if (ts_dm_generic_update(c->db, c->host_metrics, mref, f, &err) < 0) {

@@ -50,6 +50,7 @@ struct ts_vm_rt {
     int status;                  /* exit status, -1 unknown (killed) */
     char reason[160];
     int op_active;               /* an operation holds this VM */
+    int op_unpublished;          /* ...not yet in current_operations (op_begin_ex defer) */
     char op[32];                 /* its name ("start") */
     char op_ref[ATOLL_REF_STRLEN + 1];
     int expect_exit;             /* the operation itself handles the next exit */
@@ -80,6 +81,14 @@ void ts_vm_state_foreach(void (*fn)(struct ts_vm_rt *rt, void *arg), void *arg);
 int ts_vm_state_op_begin(const char *ref, const char *op, const char *task_ref,
                          struct ts_vm_rt **rt, struct atoll_value **rec, struct atoll_err *err);
 void ts_vm_state_op_end(struct ts_vm_rt *rt);
+/*
+ * Same with defer=1: the guard is taken but current_operations is written only by
+ * ts_vm_state_op_publish (VM.start calls it right after spawning the VMM, so that the
+ * database commit overlaps the guest's boot instead of delaying it).
+ */
+int ts_vm_state_op_begin_ex(const char *ref, const char *op, const char *task_ref, int defer,
+                            struct ts_vm_rt **rt, struct atoll_value **rec, struct atoll_err *err);
+void ts_vm_state_op_publish(struct ts_vm_rt *rt);
 
 /*
  * Writes in one transaction: power_state (NULL: unchanged), resident_on and

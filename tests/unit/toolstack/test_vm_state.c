@@ -193,6 +193,22 @@ int main(void)
     ok(ts_vm_state_op_begin(vm, "pause", NULL, &rt2, &rec, &err) == 0,
        "after op_end the VM can be taken again");
     atoll_value_unref(rec);
+    ts_vm_state_record(vm, NULL, NULL, NULL, NULL, &err); /* as every operation's end does */
+    ts_vm_state_op_end(rt2);
+
+    /* deferred publication (VM.start): guard now, current_operations after the spawn */
+    ok(ts_vm_state_op_begin_ex(vm, "start", "OpaqueRef:22222222-2222-2222-2222-222222222222", 1,
+                               &rt2, &rec, &err) == 0, "op_begin_ex(defer) takes the VM");
+    atoll_value_unref(rec);
+    ts_dm_db_get(db, ts_vm_ctx.vm, vm, &got, NULL, &err);
+    ok(atoll_value_struct_len(atoll_value_struct_get(got, "current_operations")) == 0,
+       "nothing written yet");
+    atoll_value_unref(got);
+    ts_vm_state_op_publish(rt2);
+    ts_dm_db_get(db, ts_vm_ctx.vm, vm, &got, NULL, &err);
+    cur = atoll_value_struct_get(got, "current_operations");
+    ok(cur && atoll_value_struct_len(cur) == 1, "op_publish writes current_operations");
+    atoll_value_unref(got);
     ts_vm_state_op_end(rt2);
 
     ts_dm_db_close(db);
