@@ -343,6 +343,7 @@ out_workq: {
     left = ts_workq_stop(3000);
     ts_vmops_stop(); /* vmops: VMMs keep running; the next start adopts them */
     ts_http_stop();
+    ts_xmlrpc_thread_fini(); /* the loop thread's parser (it decodes small calls) */
     if (left)
         log_warn("%u API call(s) still running at exit", left);
     else

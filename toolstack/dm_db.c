@@ -5,7 +5,8 @@
  * store by revision (ts_store_changes), and applies this process's own commits
  * directly when nothing else committed in between, so a write costs one
  * encode and no decode.
- * Threads: rwlock for the maps, a mutex serialising syncs; any worker thread.
+ * Threads: rwlock for the maps, a mutex serialising syncs; any worker thread. The
+ * *_nowait reads may run on the libevent thread: they try-lock and never sync.
  */
 #define ATOLL_LOG_MODULE "dm"
 #include "dm_db.h"
@@ -423,6 +424,18 @@ int ts_dm_db_get_any(struct ts_dm_db *db, const char *ref, const struct ts_dm_cl
     return found;
 }
 
+static int find_uuid_locked(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                            char ref_out[ATOLL_REF_STRLEN + 1])
+{
+    for (struct ent *e = db->by_uuid[hash(uuid) % db->nbuckets]; e; e = e->next_uuid) {
+        if (e->c == c && strcmp(e->uuid, uuid) == 0) {
+            snprintf(ref_out, ATOLL_REF_STRLEN + 1, "%s", e->ref);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ts_dm_db_find_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
                        char ref_out[ATOLL_REF_STRLEN + 1], struct atoll_err *err)
 {
@@ -430,13 +443,7 @@ int ts_dm_db_find_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const c
     if (ts_dm_db_sync(db, err) < 0)
         return -1;
     pthread_rwlock_rdlock(&db->lock);
-    for (struct ent *e = db->by_uuid[hash(uuid) % db->nbuckets]; e; e = e->next_uuid) {
-        if (e->c == c && strcmp(e->uuid, uuid) == 0) {
-            snprintf(ref_out, ATOLL_REF_STRLEN + 1, "%s", e->ref);
-            found = 1;
-            break;
-        }
-    }
+    found = find_uuid_locked(db, c, uuid, ref_out);
     pthread_rwlock_unlock(&db->lock);
     return found;
 }
@@ -452,16 +459,22 @@ struct atoll_value *ts_dm_db_peek(struct ts_dm_db *db, const char *ref, uint64_t
     return rec;
 }
 
+static void foreach_locked(struct ts_dm_db *db, const struct ts_dm_class *c,
+                           ts_dm_db_visit_fn fn, void *arg)
+{
+    struct clsvec *cv = &db->cls[class_index(c)];
+    for (size_t i = 0; i < cv->n; i++)
+        if (fn(arg, cv->v[i]->ref, cv->v[i]->rec))
+            break;
+}
+
 int ts_dm_db_foreach(struct ts_dm_db *db, const struct ts_dm_class *c, ts_dm_db_visit_fn fn,
                      void *arg, struct atoll_err *err)
 {
     if (ts_dm_db_sync(db, err) < 0)
         return -1;
     pthread_rwlock_rdlock(&db->lock);
-    struct clsvec *cv = &db->cls[class_index(c)];
-    for (size_t i = 0; i < cv->n; i++)
-        if (fn(arg, cv->v[i]->ref, cv->v[i]->rec))
-            break;
+    foreach_locked(db, c, fn, arg);
     pthread_rwlock_unlock(&db->lock);
     return 0;
 }
@@ -472,6 +485,60 @@ size_t ts_dm_db_count(struct ts_dm_db *db, const struct ts_dm_class *c)
     size_t n = db->cls[class_index(c)].n;
     pthread_rwlock_unlock(&db->lock);
     return n;
+}
+
+/* ---- non-blocking reads (libevent thread) ---- */
+
+/*
+ * Takes the read lock without waiting, provided the cache is as current as the
+ * store: 0 (locked) or TS_DM_DB_BUSY. The store's revision lives in memory
+ * behind a mutex held for no I/O; db->lock is never held across store I/O
+ * (syncs decode before taking it, commits apply after the store committed),
+ * and sync_lock, which is, is not taken here.
+ */
+static int nowait_lock(struct ts_dm_db *db)
+{
+    uint64_t store_rev = ts_store_revision(db->st);
+    if (pthread_rwlock_tryrdlock(&db->lock) != 0)
+        return TS_DM_DB_BUSY;
+    if (store_rev > db->rev) { /* a commit not yet in the cache: a worker syncs first */
+        pthread_rwlock_unlock(&db->lock);
+        return TS_DM_DB_BUSY;
+    }
+    return 0;
+}
+
+int ts_dm_db_get_nowait(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                        struct atoll_value **rec)
+{
+    if (nowait_lock(db) < 0)
+        return TS_DM_DB_BUSY;
+    struct ent *e = find_ref(db, ref);
+    int found = e && (!c || e->c == c);
+    if (found && rec)
+        *rec = atoll_value_ref(e->rec);
+    pthread_rwlock_unlock(&db->lock);
+    return found;
+}
+
+int ts_dm_db_find_uuid_nowait(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                              char ref_out[ATOLL_REF_STRLEN + 1])
+{
+    if (nowait_lock(db) < 0)
+        return TS_DM_DB_BUSY;
+    int found = find_uuid_locked(db, c, uuid, ref_out);
+    pthread_rwlock_unlock(&db->lock);
+    return found;
+}
+
+int ts_dm_db_foreach_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
+                            ts_dm_db_visit_fn fn, void *arg)
+{
+    if (nowait_lock(db) < 0)
+        return TS_DM_DB_BUSY;
+    foreach_locked(db, c, fn, arg);
+    pthread_rwlock_unlock(&db->lock);
+    return 0;
 }
 
 /* ---- transactions ---- */

@@ -5,7 +5,8 @@
  * (so reads of 1,000 records cost no SQL and no decoding); and transactions
  * that read-modify-write records with compare-on-revision, retry on
  * conflicts (with backoff), and keep inverse links (VIF.VM <-> VM.VIFs) in sync.
- * Threads: any worker thread (rwlock; store I/O may block): never the libevent thread.
+ * Threads: any worker thread (rwlock; store I/O may block); only the *_nowait reads
+ * may run on the libevent thread.
  * Trust: callers validate client input (dm_generic.c does); this layer trusts its callers.
  */
 #ifndef TS_DM_DB_H
@@ -62,6 +63,25 @@ int ts_dm_db_foreach(struct ts_dm_db *db, const struct ts_dm_class *c, ts_dm_db_
                      void *arg, struct atoll_err *err);
 /* Number of objects of class c (as of the last sync). */
 size_t ts_dm_db_count(struct ts_dm_db *db, const struct ts_dm_class *c);
+
+/*
+ * Non-blocking reads, for the libevent thread: they never sync with the store
+ * and never wait for a lock. They serve the cache only when it is as current
+ * as the store (ts_store_revision, an in-memory counter) and the rwlock can be
+ * taken at once (it is never held across store I/O: decoding and commits
+ * happen outside it); otherwise they return TS_DM_DB_BUSY and the caller
+ * retries on a worker with the blocking variant. Same results as those.
+ */
+#define TS_DM_DB_BUSY (-2)
+/* Like ts_dm_db_get (no revision): 1 with *rec (new reference), 0 absent, or TS_DM_DB_BUSY. */
+int ts_dm_db_get_nowait(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                        struct atoll_value **rec);
+/* Like ts_dm_db_find_uuid: 1, 0, or TS_DM_DB_BUSY. */
+int ts_dm_db_find_uuid_nowait(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                              char ref_out[ATOLL_REF_STRLEN + 1]);
+/* Like ts_dm_db_foreach: 0, or TS_DM_DB_BUSY (fn not called). */
+int ts_dm_db_foreach_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
+                            ts_dm_db_visit_fn fn, void *arg);
 
 /*
  * Transactions. fn reads and writes through t; ts_dm_db_txn commits what it

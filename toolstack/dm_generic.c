@@ -3,7 +3,8 @@
  * table: reads come from the record cache (dm_db.c), writes are dm_db
  * transactions (so every write, add_to_other_config included, is one store
  * revision and therefore one event), values are coerced to the field type.
- * Threads: worker threads. Trust: all parameters are client data.
+ * Threads: worker threads; ts_dm_generic_read_nowait also on the libevent thread.
+ * Trust: all parameters are client data.
  */
 #define ATOLL_LOG_MODULE "dm"
 #include "dm_generic.h"
@@ -28,13 +29,30 @@ static int unknown_message(const struct ts_dm_class *c, const char *msg, struct 
     return -1;
 }
 
+/*
+ * The reads take nowait: 0 syncs with the store first (workers), 1 reads the
+ * cache without waiting (libevent thread) and returns TS_DM_DB_BUSY when it cannot.
+ */
+static int get_record(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                      int nowait, struct atoll_value **out, struct atoll_err *err)
+{
+    int rc = nowait ? ts_dm_db_get_nowait(db, c, ref ? ref : "", out)
+                    : ts_dm_db_get(db, c, ref ? ref : "", out, NULL, err);
+    if (rc < 0)
+        return rc;
+    return rc ? 0 : bad_handle(c, ref, err);
+}
+
+static int visit(struct ts_dm_db *db, const struct ts_dm_class *c, int nowait,
+                 ts_dm_db_visit_fn fn, void *arg, struct atoll_err *err)
+{
+    return nowait ? ts_dm_db_foreach_nowait(db, c, fn, arg) : ts_dm_db_foreach(db, c, fn, arg, err);
+}
+
 int ts_dm_generic_get_record(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
                              struct atoll_value **out, struct atoll_err *err)
 {
-    int rc = ts_dm_db_get(db, c, ref ? ref : "", out, NULL, err);
-    if (rc < 0)
-        return -1;
-    return rc ? 0 : bad_handle(c, ref, err);
+    return get_record(db, c, ref, 0, out, err);
 }
 
 static int add_ref(void *arg, const char *ref, struct atoll_value *rec)
@@ -44,14 +62,21 @@ static int add_ref(void *arg, const char *ref, struct atoll_value *rec)
     return 0;
 }
 
+static int get_all(struct ts_dm_db *db, const struct ts_dm_class *c, int nowait,
+                   struct atoll_value **out, struct atoll_err *err)
+{
+    ATOLL_AUTOVALUE a = atoll_value_array();
+    int rc = visit(db, c, nowait, add_ref, a, err);
+    if (rc < 0)
+        return rc;
+    *out = atoll_steal_ptr(&a);
+    return 0;
+}
+
 int ts_dm_generic_get_all(struct ts_dm_db *db, const struct ts_dm_class *c,
                           struct atoll_value **out, struct atoll_err *err)
 {
-    ATOLL_AUTOVALUE a = atoll_value_array();
-    if (ts_dm_db_foreach(db, c, add_ref, a, err) < 0)
-        return -1;
-    *out = atoll_steal_ptr(&a);
-    return 0;
+    return get_all(db, c, 0, out, err);
 }
 
 struct where_arg {
@@ -109,19 +134,27 @@ int ts_dm_generic_get_all_records_where(struct ts_dm_db *db, const struct ts_dm_
     return where(db, c, expr, 0, out, err);
 }
 
-int ts_dm_generic_get_by_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
-                              struct atoll_value **out, struct atoll_err *err)
+static int get_by_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                       int nowait, struct atoll_value **out, struct atoll_err *err)
 {
     char ref[ATOLL_REF_STRLEN + 1];
-    int rc = uuid ? ts_dm_db_find_uuid(db, c, uuid, ref, err) : 0;
+    int rc = !uuid ? 0
+             : nowait ? ts_dm_db_find_uuid_nowait(db, c, uuid, ref)
+                      : ts_dm_db_find_uuid(db, c, uuid, ref, err);
     if (rc < 0)
-        return -1;
+        return rc;
     if (rc == 0) {
         ATOLL_ERR(err, ATOLL_E_UUID_INVALID, c->name, uuid ? uuid : "");
         return -1;
     }
     *out = atoll_value_string(ref);
     return 0;
+}
+
+int ts_dm_generic_get_by_uuid(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
+                              struct atoll_value **out, struct atoll_err *err)
+{
+    return get_by_uuid(db, c, uuid, 0, out, err);
 }
 
 struct label_arg {
@@ -138,30 +171,59 @@ static int match_label(void *arg, const char *ref, struct atoll_value *rec)
     return 0;
 }
 
+static int get_by_name_label(struct ts_dm_db *db, const struct ts_dm_class *c, const char *label,
+                             int nowait, struct atoll_value **out, struct atoll_err *err)
+{
+    struct label_arg la = {.label = label ? label : "", .out = atoll_value_array()};
+    int rc = visit(db, c, nowait, match_label, &la, err);
+    if (rc < 0) {
+        atoll_value_unref(la.out);
+        return rc;
+    }
+    *out = la.out;
+    return 0;
+}
+
 int ts_dm_generic_get_by_name_label(struct ts_dm_db *db, const struct ts_dm_class *c,
                                     const char *label, struct atoll_value **out,
                                     struct atoll_err *err)
 {
-    struct label_arg la = {.label = label ? label : "", .out = atoll_value_array()};
-    if (ts_dm_db_foreach(db, c, match_label, &la, err) < 0) {
-        atoll_value_unref(la.out);
-        return -1;
-    }
-    *out = la.out;
+    return get_by_name_label(db, c, label, 0, out, err);
+}
+
+static int get_field(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
+                     const char *field, int nowait, struct atoll_value **out,
+                     struct atoll_err *err)
+{
+    ATOLL_AUTOVALUE rec = NULL;
+    int rc = get_record(db, c, ref, nowait, &rec, err);
+    if (rc < 0)
+        return rc;
+    struct atoll_value *v = atoll_value_struct_get(rec, field);
+    if (!v)
+        return unknown_message(c, "get_field", err);
+    *out = atoll_value_ref(v);
     return 0;
 }
 
 int ts_dm_generic_get_field(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
                             const char *field, struct atoll_value **out, struct atoll_err *err)
 {
-    ATOLL_AUTOVALUE rec = NULL;
-    if (ts_dm_generic_get_record(db, c, ref, &rec, err) < 0)
-        return -1;
-    struct atoll_value *v = atoll_value_struct_get(rec, field);
-    if (!v)
-        return unknown_message(c, "get_field", err);
-    *out = atoll_value_ref(v);
-    return 0;
+    return get_field(db, c, ref, field, 0, out, err);
+}
+
+int ts_dm_generic_read_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
+                              enum ts_dm_generic_read what, const char *arg, const char *field,
+                              struct atoll_value **out, struct atoll_err *err)
+{
+    switch (what) {
+    case TS_DM_READ_RECORD: return get_record(db, c, arg, 1, out, err);
+    case TS_DM_READ_FIELD: return get_field(db, c, arg, field, 1, out, err);
+    case TS_DM_READ_ALL: return get_all(db, c, 1, out, err);
+    case TS_DM_READ_BY_UUID: return get_by_uuid(db, c, arg, 1, out, err);
+    case TS_DM_READ_BY_NAME_LABEL: return get_by_name_label(db, c, arg, 1, out, err);
+    }
+    return TS_DM_DB_BUSY;
 }
 
 /* ---- writes ---- */

@@ -7,7 +7,8 @@
  * FIELD_TYPE_ERROR [field], MAP_DUPLICATE_KEY [class, field, uuid, key]).
  * Results are atoll_values in XenAPI's wire shapes. Also the internal write
  * helpers hand-written handlers use (any field, still typed and linked).
- * Threads: worker threads only (store I/O). Trust: every value is client data.
+ * Threads: worker threads only (store I/O), except ts_dm_generic_read_nowait.
+ * Trust: every value is client data.
  */
 #ifndef TS_DM_GENERIC_H
 #define TS_DM_GENERIC_H
@@ -36,6 +37,21 @@ int ts_dm_generic_get_by_name_label(struct ts_dm_db *db, const struct ts_dm_clas
                                     struct atoll_err *err);
 int ts_dm_generic_get_field(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
                             const char *field, struct atoll_value **out, struct atoll_err *err);
+
+/*
+ * The same small reads served from the record cache without blocking, for the
+ * libevent thread (ts_dm_db_*_nowait): 0 with *out (owned), -1 with err (the
+ * same errors as above), or TS_DM_DB_BUSY when the cache is behind the store
+ * or its lock is busy (nothing done: run the blocking variant on a worker).
+ * arg is the self ref (RECORD, FIELD), the uuid or the label; field for FIELD.
+ */
+enum ts_dm_generic_read {
+    TS_DM_READ_RECORD, TS_DM_READ_FIELD, TS_DM_READ_ALL, TS_DM_READ_BY_UUID,
+    TS_DM_READ_BY_NAME_LABEL
+};
+int ts_dm_generic_read_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
+                              enum ts_dm_generic_read what, const char *arg, const char *field,
+                              struct atoll_value **out, struct atoll_err *err);
 
 /* Client writes: RW fields only (others: MESSAGE_METHOD_UNKNOWN, as XAPI has no such setter). */
 int ts_dm_generic_set_field(struct ts_dm_db *db, const struct ts_dm_class *c, const char *ref,
@@ -72,6 +88,17 @@ int ts_dm_generic_destroy(struct ts_dm_db *db, const struct ts_dm_class *c, cons
 int ts_dm_generic_call(struct ts_dm_db *db, const struct ts_dm_class *c, const char *message,
                        struct atoll_value *const *params, unsigned n, struct atoll_value **out,
                        struct atoll_err *err);
+/*
+ * The same without blocking, for the libevent thread: the small reads
+ * (get_record, get_<f>, get_all, get_by_uuid, get_by_name_label) from the
+ * cache; 0, -1 with err, or TS_DM_DB_BUSY (always for the other messages, and
+ * when the cache cannot be read at once): then run ts_dm_generic_call on a worker.
+ */
+int ts_dm_generic_call_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
+                              const char *message, struct atoll_value *const *params, unsigned n,
+                              struct atoll_value **out, struct atoll_err *err);
+/* 1 if ts_dm_generic_call_nowait can serve the message (otherwise it always returns BUSY). */
+int ts_dm_generic_nowait_ok(const struct ts_dm_class *c, const char *message);
 
 /*
  * Number of parameters (after the session) of an implicit message of c, or -1

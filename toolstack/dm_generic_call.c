@@ -1,7 +1,8 @@
 /*
  * toolstack/dm_generic_call.c - names and arities of the implicit messages
  * (get_<f>, set_<f>, add_to_<f>, add_<f>, ...) and running one by name.
- * Threads: worker threads. Trust: message names and parameters are client data.
+ * Threads: worker threads; ts_dm_generic_call_nowait on the libevent thread.
+ * Trust: message names and parameters are client data.
  */
 #define ATOLL_LOG_MODULE "dm"
 #include "dm_generic.h"
@@ -146,26 +147,68 @@ static int run(struct ts_dm_db *db, const struct ts_dm_class *c, enum gkind kind
     return rc;
 }
 
+/* Resolves the message and checks the count: 0, or -1 with err. */
+static int prepare(const struct ts_dm_class *c, const char *message, unsigned n, enum gkind *kind,
+                   const struct ts_dm_field **f, struct atoll_err *err)
+{
+    if (message && resolve(c, message, kind, f) == 0 && n == gkind_nparams[*kind])
+        return 0;
+    ATOLL_AUTOFREE char *name = atoll_strdup_printf("%s.%s", c->name, message ? message : "");
+    if (!message || resolve(c, message, kind, f) < 0) {
+        ATOLL_ERR(err, ATOLL_E_MESSAGE_METHOD_UNKNOWN, name);
+        return -1;
+    }
+    char want[16], got[16];
+    snprintf(want, sizeof(want), "%u", gkind_nparams[*kind] + 1);
+    snprintf(got, sizeof(got), "%u", n + 1);
+    ATOLL_ERR(err, ATOLL_E_MESSAGE_PARAMETER_COUNT_MISMATCH, name, want, got);
+    return -1;
+}
+
 int ts_dm_generic_call(struct ts_dm_db *db, const struct ts_dm_class *c, const char *message,
                        struct atoll_value *const *params, unsigned n, struct atoll_value **out,
                        struct atoll_err *err)
 {
     enum gkind kind;
     const struct ts_dm_field *f;
-    ATOLL_AUTOFREE char *name = atoll_strdup_printf("%s.%s", c->name, message ? message : "");
-
-    if (!message || resolve(c, message, &kind, &f) < 0) {
-        ATOLL_ERR(err, ATOLL_E_MESSAGE_METHOD_UNKNOWN, name);
+    if (prepare(c, message, n, &kind, &f, err) < 0)
         return -1;
-    }
-    if (n != gkind_nparams[kind]) {
-        char want[16], got[16];
-        snprintf(want, sizeof(want), "%u", gkind_nparams[kind] + 1);
-        snprintf(got, sizeof(got), "%u", n + 1);
-        ATOLL_ERR(err, ATOLL_E_MESSAGE_PARAMETER_COUNT_MISMATCH, name, want, got);
-        return -1;
-    }
     return run(db, c, kind, f, params, out, err);
+}
+
+int ts_dm_generic_call_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
+                              const char *message, struct atoll_value *const *params, unsigned n,
+                              struct atoll_value **out, struct atoll_err *err)
+{
+    enum gkind kind;
+    const struct ts_dm_field *f;
+    enum ts_dm_generic_read what;
+    if (prepare(c, message, n, &kind, &f, err) < 0)
+        return -1;
+    switch (kind) {
+    case G_GET_RECORD: what = TS_DM_READ_RECORD; break;
+    case G_GET: what = TS_DM_READ_FIELD; break;
+    case G_GET_ALL: what = TS_DM_READ_ALL; break;
+    case G_GET_BY_UUID: what = TS_DM_READ_BY_UUID; break;
+    case G_GET_BY_NAME_LABEL: what = TS_DM_READ_BY_NAME_LABEL; break;
+    default: return TS_DM_DB_BUSY; /* big answers and writes: on a worker */
+    }
+    const char *s = NULL;
+    if (gkind_nparams[kind] >= 1 &&
+        str_param(params, 0, kind == G_GET_BY_UUID ? "uuid" : kind == G_GET_BY_NAME_LABEL ? "label"
+                             : "self", &s, err) < 0)
+        return -1;
+    return ts_dm_generic_read_nowait(db, c, what, s, f ? f->name : NULL, out, err);
+}
+
+int ts_dm_generic_nowait_ok(const struct ts_dm_class *c, const char *message)
+{
+    enum gkind kind;
+    const struct ts_dm_field *f;
+    if (!message || resolve(c, message, &kind, &f) < 0)
+        return 0;
+    return kind == G_GET_RECORD || kind == G_GET || kind == G_GET_ALL || kind == G_GET_BY_UUID ||
+           kind == G_GET_BY_NAME_LABEL;
 }
 
 int ts_dm_generic_arity(const struct ts_dm_class *c, const char *message,

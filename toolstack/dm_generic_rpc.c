@@ -3,7 +3,8 @@
  * every stored class with the dispatcher (rpc.h), with its role and flags;
  * each handler runs ts_dm_generic_call. Also the message class's explicit
  * messages (create, get, get_since, destroy_many from dm_message.c).
- * Threads: registration on the main thread before ts_rpc_start; handlers on workers.
+ * Threads: registration on the main thread before ts_rpc_start; handlers on workers,
+ * the small reads (TS_RPC_NOWAIT) first on the libevent thread without blocking.
  */
 #define ATOLL_LOG_MODULE "dm"
 #include "dm_generic.h"
@@ -30,6 +31,10 @@ static int handler(struct ts_call *call, struct atoll_value *const *params, unsi
                    struct atoll_value **result, struct atoll_err *err)
 {
     struct gmethod *g = call->data;
+    if (call->nowait) {
+        int rc = ts_dm_generic_call_nowait(g->db, g->c, g->msg, params, n, result, err);
+        return rc == TS_DM_DB_BUSY ? TS_RPC_AGAIN : rc;
+    }
     return ts_dm_generic_call(g->db, g->c, g->msg, params, n, result, err);
 }
 
@@ -59,6 +64,8 @@ static int reg(struct ts_dm_db *db, const struct ts_dm_class *c, const char *msg
     };
     if (c == ts_dm_class_find("secret") && (flags & TS_RPC_WRITE))
         m.flags |= TS_RPC_SECRET;
+    if (!(flags & TS_RPC_WRITE) && ts_dm_generic_nowait_ok(c, msg))
+        m.flags |= TS_RPC_NOWAIT; /* small cache reads: first tried on the libevent thread */
     if (ts_rpc_register_default(&m) < 0)
         return -1;
     (*count)++;

@@ -2,8 +2,10 @@
  * toolstack/http.c - evhttp listeners (HTTPS, optional plain TCP, UNIX
  * socket), routing, connection accounting, and the hand-off of RPC bodies to
  * the worker pool and of replies back to the loop (see http.h).
- * Threads: the libevent thread owns every evhttp object; workers only decode,
- * dispatch and encode, then post the reply with event_base_once.
+ * Threads: the libevent thread owns every evhttp object; it decodes small
+ * bodies and answers TS_RPC_NOWAIT calls itself (memory only, never blocks);
+ * workers decode, dispatch and encode the rest, then post the reply with
+ * event_base_once.
  * Trust: paths, headers and bodies are client data; bodies are size-capped by
  * evhttp before we see them.
  */
@@ -56,6 +58,10 @@ struct route {
     void *arg;
 };
 
+/* Bodies up to this size are decoded on the loop thread and, for TS_RPC_NOWAIT methods,
+ * answered there; larger ones are decoded on a worker. */
+#define INLINE_MAX_BODY 8192
+
 struct job {
     struct evhttp_request *req;
     enum body_kind kind;
@@ -63,7 +69,12 @@ struct job {
     char peer[64];
     char *body;
     size_t len;
-    /* filled by the worker */
+    /* the decoded call (decoded = 1) */
+    int decoded;
+    char *method;                 /* XML-RPC */
+    struct atoll_value *params;   /* XML-RPC */
+    struct ts_jsonrpc_call jc;    /* JSON-RPC */
+    /* the reply */
     int status;
     const char *ctype;
     char *resp;
@@ -206,7 +217,18 @@ static void free_resp(const void *data, size_t len, void *arg)
     free((void *)data);
 }
 
-/* Loop thread: sends a worker's reply and frees the job. */
+static void job_free(struct job *j)
+{
+    free(j->resp);
+    free(j->body);
+    free(j->method);
+    atoll_value_unref(j->params);
+    if (j->decoded && j->kind == BODY_JSONRPC)
+        ts_jsonrpc_call_fini(&j->jc);
+    free(j);
+}
+
+/* Loop thread: sends the reply and frees the job. */
 static void reply_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct job *j = arg;
@@ -216,104 +238,99 @@ static void reply_cb(evutil_socket_t fd, short what, void *arg)
         j->resp = NULL; /* now owned by the buffer */
     evhttp_send_reply(j->req, j->status, j->status == 200 ? "OK" : "Internal Server Error", b);
     evbuffer_free(b);
-    free(j->resp);
-    free(j->body);
-    free(j);
+    job_free(j);
 }
 
-/* ---------------------------------------------------------------- RPC work (worker thread) */
+/* ---------------------------------------------------------------- RPC work */
 
-static void work_xmlrpc(struct job *j)
+/* Decodes the body (any thread): 0 (j->decoded), or -1 with the error reply in j. */
+static int decode(struct job *j)
 {
     struct atoll_err err = ATOLL_ERR_INIT;
-    char *method = NULL;
-    struct atoll_value *params = NULL;
     j->status = 200;
-    j->ctype = "text/xml";
-    if (ts_xmlrpc_decode_call(j->body, j->len, &method, &params, &err) < 0) {
+    if (j->kind == BODY_XMLRPC) {
+        j->ctype = "text/xml";
+        if (ts_xmlrpc_decode_call(j->body, j->len, &j->method, &j->params, &err) == 0) {
+            j->decoded = 1;
+            return 0;
+        }
         log_debug("bad XML-RPC request from %s: %s", j->peer,
                   err.nparams > 1 ? err.params[1] : "?");
         j->status = 500;
         j->ctype = "text/html";
         j->resp = error_page(&err);
         j->resp_len = strlen(j->resp);
-        __atomic_add_fetch(&H.stats.bad_requests, 1, __ATOMIC_RELAXED);
-        atoll_err_clear(&err);
-        return;
-    }
-    unsigned n = (unsigned)atoll_value_array_len(params);
-    struct atoll_value *pv[TS_RPC_MAX_PARAMS + 1];
-    for (unsigned i = 0; i < n && i <= TS_RPC_MAX_PARAMS; i++)
-        pv[i] = atoll_value_array_get(params, i);
-    struct ts_rpc_request r = {.method = method, .params = pv,
-                               .nparams = n, /* > TS_RPC_MAX_PARAMS fails the arity check */
-                               .proto = TS_RPC_XMLRPC, .peer = j->peer, .local = j->local};
-    struct atoll_value *result = NULL;
-    unsigned flags = 0;
-    if (ts_rpc_dispatch(&r, &result, &flags, &err) == 0)
-        j->resp = ts_xmlrpc_encode_success(result, flags & TS_RPC_REPLY_BARE, &j->resp_len);
-    else
-        j->resp = ts_xmlrpc_encode_failure(&err, &j->resp_len);
-    atoll_value_unref(result);
-    atoll_value_unref(params);
-    atoll_err_clear(&err);
-    free(method);
-}
-
-static void work_jsonrpc(struct job *j)
-{
-    struct atoll_err err = ATOLL_ERR_INIT;
-    struct ts_jsonrpc_call c;
-    j->status = 200;
-    j->ctype = "application/json";
-    if (ts_jsonrpc_decode_call(j->body, j->len, &c, &err) < 0) {
+    } else {
+        j->ctype = "application/json";
+        if (ts_jsonrpc_decode_call(j->body, j->len, &j->jc, &err) == 0) {
+            j->decoded = 1;
+            return 0;
+        }
         /* valid JSON but not a request -> -32600; anything else -> -32700 */
         ATOLL_AUTOVALUE probe = NULL;
         struct atoll_err perr = ATOLL_ERR_INIT;
         int parsed = ts_json_decode(j->body, j->len, &probe, &perr) == 0;
         atoll_err_clear(&perr);
-        j->resp = ts_jsonrpc_encode_protocol_error(&c, parsed ? -32600 : -32700, &err,
+        j->resp = ts_jsonrpc_encode_protocol_error(&j->jc, parsed ? -32600 : -32700, &err,
                                                    &j->resp_len);
-        __atomic_add_fetch(&H.stats.bad_requests, 1, __ATOMIC_RELAXED);
-        ts_jsonrpc_call_fini(&c);
-        atoll_err_clear(&err);
-        return;
+        ts_jsonrpc_call_fini(&j->jc);
     }
-    unsigned n = (unsigned)atoll_value_array_len(c.params);
-    struct atoll_value *pv[TS_RPC_MAX_PARAMS + 1];
-    for (unsigned i = 0; i < n && i <= TS_RPC_MAX_PARAMS; i++)
-        pv[i] = atoll_value_array_get(c.params, i);
-    struct ts_rpc_request r = {.method = c.method, .params = pv,
-                               .nparams = n, /* > TS_RPC_MAX_PARAMS fails the arity check */
-                               .proto = TS_RPC_JSONRPC, .peer = j->peer, .local = j->local};
-    struct atoll_value *result = NULL;
-    unsigned flags = 0;
-    if (ts_rpc_dispatch(&r, &result, &flags, &err) == 0)
-        j->resp = ts_jsonrpc_encode_success(&c, result, &j->resp_len);
-    else
-        j->resp = ts_jsonrpc_encode_failure(&c, &err, &j->resp_len);
-    atoll_value_unref(result);
-    ts_jsonrpc_call_fini(&c);
+    __atomic_add_fetch(&H.stats.bad_requests, 1, __ATOMIC_RELAXED);
     atoll_err_clear(&err);
+    return -1;
 }
 
+/*
+ * Dispatches the decoded call and encodes the reply into j. nowait (loop
+ * thread): ts_rpc_dispatch_nowait, and TS_RPC_AGAIN when the call must run on
+ * a worker (j unchanged). Otherwise (worker) ts_rpc_dispatch: 0.
+ */
+static int run(struct job *j, int nowait)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    int xml = j->kind == BODY_XMLRPC;
+    struct atoll_value *params = xml ? j->params : j->jc.params;
+    unsigned n = (unsigned)atoll_value_array_len(params);
+    struct atoll_value *pv[TS_RPC_MAX_PARAMS + 1];
+    for (unsigned i = 0; i < n && i <= TS_RPC_MAX_PARAMS; i++)
+        pv[i] = atoll_value_array_get(params, i);
+    struct ts_rpc_request r = {.method = xml ? j->method : j->jc.method, .params = pv,
+                               .nparams = n, /* > TS_RPC_MAX_PARAMS fails the arity check */
+                               .proto = xml ? TS_RPC_XMLRPC : TS_RPC_JSONRPC, .peer = j->peer,
+                               .local = j->local};
+    struct atoll_value *result = NULL;
+    unsigned flags = 0;
+    int rc = nowait ? ts_rpc_dispatch_nowait(&r, &result, &flags, &err)
+                    : ts_rpc_dispatch(&r, &result, &flags, &err);
+    if (rc == TS_RPC_AGAIN) {
+        atoll_err_clear(&err);
+        return TS_RPC_AGAIN;
+    }
+    if (xml)
+        j->resp = rc == 0 ? ts_xmlrpc_encode_success(result, flags & TS_RPC_REPLY_BARE,
+                                                     &j->resp_len)
+                          : ts_xmlrpc_encode_failure(&err, &j->resp_len);
+    else
+        j->resp = rc == 0 ? ts_jsonrpc_encode_success(&j->jc, result, &j->resp_len)
+                          : ts_jsonrpc_encode_failure(&j->jc, &err, &j->resp_len);
+    atoll_value_unref(result);
+    atoll_err_clear(&err);
+    __atomic_add_fetch(&H.stats.rpc_calls, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Worker thread: decodes if the loop did not, runs the call, posts the reply to the loop. */
 static void work(void *arg)
 {
     struct job *j = arg;
-    if (j->kind == BODY_XMLRPC)
-        work_xmlrpc(j);
-    else
-        work_jsonrpc(j);
-    __atomic_add_fetch(&H.stats.rpc_calls, 1, __ATOMIC_RELAXED);
+    if (j->decoded || decode(j) == 0)
+        run(j, 0);
     static const struct timeval now = {0, 0};
     pthread_mutex_lock(&H.stop_lock);
     int posted = !H.stopping && event_base_once(H.base, -1, EV_TIMEOUT, reply_cb, j, &now) == 0;
     pthread_mutex_unlock(&H.stop_lock);
-    if (!posted) { /* shutting down: the connection is gone with the server */
-        free(j->resp);
-        free(j->body);
-        free(j);
-    }
+    if (!posted) /* shutting down: the connection is gone with the server */
+        job_free(j);
 }
 
 struct post {
@@ -415,6 +432,11 @@ static void gencb(struct evhttp_request *req, void *arg)
         return;
     }
     j->body[len] = '\0';
+    /* small calls: decoded here; the cache reads (TS_RPC_NOWAIT) answered without a hand-off */
+    if (len <= INLINE_MAX_BODY && (decode(j) < 0 || run(j, 1) == 0)) {
+        reply_cb(-1, 0, j);
+        return;
+    }
     ts_workq_submit(work, j);
 }
 

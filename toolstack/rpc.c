@@ -3,7 +3,8 @@
  * frozen at start, arity and session checks, RBAC, audit of writes, Async
  * calls run as tasks on the worker pool, and the system.* methods.
  * Threads: registration on the main thread before ts_rpc_start; afterwards
- * the table is read-only and dispatch runs concurrently on worker threads.
+ * the table is read-only and dispatch runs concurrently on worker threads (and
+ * ts_rpc_dispatch_nowait on the libevent thread).
  * Trust: the request (method name, params) is client data.
  */
 #define ATOLL_LOG_MODULE "rpc"
@@ -472,7 +473,13 @@ static struct entry *lookup_underscore(const char *name)
     return NULL;
 }
 
-int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **result,
+/*
+ * nowait (libevent thread): only TS_RPC_NOWAIT methods, synchronous, with a
+ * session that can be checked without waiting; anything else returns
+ * TS_RPC_AGAIN before doing anything, and so does a denied call (its log line
+ * is written by the worker).
+ */
+static int dispatch(const struct ts_rpc_request *req, int nowait, struct atoll_value **result,
                     unsigned *reply_flags, struct atoll_err *err)
 {
     const char *name = req->method ? req->method : "";
@@ -487,6 +494,8 @@ int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **resul
         e = lookup_underscore(name);
     if (!e && strncmp(name, "system.isAlive", 14) == 0)
         e = lookup("system.isAlive");
+    if (nowait && (!e || async || !(e->flags & TS_RPC_NOWAIT)))
+        return TS_RPC_AGAIN;
     if (!e || (async && (e->flags & (TS_RPC_NO_ASYNC | TS_RPC_NO_SESSION)))) {
         ATOLL_ERR(err, ATOLL_E_MESSAGE_METHOD_UNKNOWN, req->method ? req->method : "");
         return -1;
@@ -498,12 +507,17 @@ int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **resul
         ATOLL_ERR(err, ATOLL_E_MESSAGE_PARAMETER_COUNT_MISMATCH, e->name, want, got);
         return -1;
     }
-    struct ts_call call = {.proto = req->proto, .peer = req->peer, .local = req->local};
+    struct ts_call call = {.proto = req->proto, .peer = req->peer, .local = req->local,
+                           .nowait = nowait};
     struct ts_session_info si = {0};
     unsigned off = 0;
     if (!(e->flags & TS_RPC_NO_SESSION)) {
         const char *sref = atoll_value_get_string(req->params[0]);
-        if (ts_session_check(sref ? sref : "", &si, err) < 0)
+        int src = nowait ? ts_session_check_nowait(sref ? sref : "", &si, err)
+                         : ts_session_check(sref ? sref : "", &si, err);
+        if (src == TS_SESSION_BUSY)
+            return TS_RPC_AGAIN;
+        if (src < 0)
             return -1;
         off = 1;
     }
@@ -517,7 +531,9 @@ int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **resul
 
     int rc;
     struct atoll_value *res = NULL;
-    if (ts_rbac_check(&call, e->role, e->name, err) < 0) {
+    if (nowait && e->role != TS_ROLE_NONE && !(call.session_ref && call.role >= e->role)) {
+        rc = TS_RPC_AGAIN; /* denied: the worker says so and logs it */
+    } else if (ts_rbac_check(&call, e->role, e->name, err) < 0) {
         rc = -1;
         log_info("denied %s to user '%s' (role %s)", e->name, call.user ? call.user : "-",
                  ts_rbac_role_name(call.role));
@@ -525,6 +541,11 @@ int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **resul
         rc = start_async(e, &call, &si, args, nargs, &res, err);
     } else {
         rc = e->fn(&call, args, nargs, &res, err);
+        if (rc > 0 && !nowait) { /* TS_RPC_AGAIN is for nowait calls only */
+            atoll_value_unref(res);
+            res = NULL;
+            rc = -1;
+        }
         if (rc < 0 && !atoll_err_is_set(err))
             ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "the handler failed without saying why");
     }
@@ -533,14 +554,26 @@ int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **resul
         ts_rbac_audit(&call, a, rc < 0 ? err : NULL);
     }
     ts_session_info_fini(&si);
-    if (rc < 0) {
+    if (rc != 0) {
         atoll_value_unref(res);
-        return -1;
+        return rc < 0 ? -1 : TS_RPC_AGAIN;
     }
     if (e->fn == sys_list_methods)
         *reply_flags |= TS_RPC_REPLY_BARE;
     *result = res ? res : atoll_value_string("");
     return 0;
+}
+
+int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **result,
+                    unsigned *reply_flags, struct atoll_err *err)
+{
+    return dispatch(req, 0, result, reply_flags, err);
+}
+
+int ts_rpc_dispatch_nowait(const struct ts_rpc_request *req, struct atoll_value **result,
+                           unsigned *reply_flags, struct atoll_err *err)
+{
+    return dispatch(req, 1, result, reply_flags, err);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -549,7 +582,7 @@ int ts_rpc_start(unsigned max_async, struct atoll_err *err)
 {
     static const struct ts_rpc_method builtins[] = {
         {.name = "system.listMethods", .min_params = 0, .max_params = 0,
-         .flags = TS_RPC_NO_SESSION | TS_RPC_HIDDEN, .fn = sys_list_methods},
+         .flags = TS_RPC_NO_SESSION | TS_RPC_HIDDEN | TS_RPC_NOWAIT, .fn = sys_list_methods},
     };
     for (unsigned i = 0; i < ATOLL_ARRAY_SIZE(builtins); i++)
         if (ts_rpc_register(&builtins[i], err) < 0)
@@ -557,7 +590,7 @@ int ts_rpc_start(unsigned max_async, struct atoll_err *err)
     ATOLL_AUTOVALUE ok = atoll_value_string("OK");
     struct atoll_value *alive_defaults[1] = {ok};
     struct ts_rpc_method alive = {.name = "system.isAlive", .min_params = 0, .max_params = 1,
-                                  .flags = TS_RPC_NO_SESSION | TS_RPC_HIDDEN,
+                                  .flags = TS_RPC_NO_SESSION | TS_RPC_HIDDEN | TS_RPC_NOWAIT,
                                   .fn = sys_is_alive, .defaults = alive_defaults};
     if (ts_rpc_register(&alive, err) < 0)
         return -1;

@@ -5,8 +5,10 @@
  * Transports (xmlrpc.c, jsonrpc.c via http.c) decode a call, hand it to
  * ts_rpc_dispatch on a worker thread, and encode what comes back.
  * Threads: registration happens before ts_rpc_start (main thread); dispatch
- * and handlers run on worker threads, never on the libevent thread, so a
- * handler may block on SQLite, the VMM or a wait (event.from).
+ * and handlers run on worker threads, so a handler may block on SQLite, the
+ * VMM or a wait (event.from). Only TS_RPC_NOWAIT handlers are also tried on
+ * the libevent thread (ts_rpc_dispatch_nowait, call->nowait set), where they
+ * must not block and answer TS_RPC_AGAIN to be run on a worker instead.
  * Trust: params are client data, already decoded into atoll_values; handlers
  * validate types with the helpers below.
  *
@@ -48,6 +50,7 @@ struct ts_call {
     void *data;                /* ts_rpc_method.data of the registration */
     const char *session_uuid;  /* the session's uuid (safe to log, unlike the ref); NULL without */
     int local;                 /* 1 if the call came over the local UNIX socket */
+    int nowait;                /* 1 on the libevent thread: never block (TS_RPC_NOWAIT) */
 };
 
 /*
@@ -56,8 +59,11 @@ struct ts_call {
  * missing optional ones already filled from defaults. params are borrowed and
  * read-only (may be shared with other threads): never modify them, take a
  * reference or a copy to keep one. On success set *result (owned, may stay
- * NULL for void) and return 0; on failure fill err and return -1.
+ * NULL for void) and return 0; on failure fill err and return -1. A
+ * TS_RPC_NOWAIT handler called with call->nowait may instead return
+ * TS_RPC_AGAIN, having done nothing, when it could answer only by blocking.
  */
+#define TS_RPC_AGAIN 1
 typedef int (*ts_rpc_handler)(struct ts_call *call, struct atoll_value *const *params,
                               unsigned n, struct atoll_value **result, struct atoll_err *err);
 
@@ -68,6 +74,14 @@ enum ts_rpc_flags {
     TS_RPC_SECRET = 1u << 3,      /* only the first argument (a user name) is audited */
     TS_RPC_HIDDEN = 1u << 4,      /* not listed by system.listMethods */
     TS_RPC_SECRET_ALL = 1u << 5,  /* no argument is ever logged or audited */
+    /*
+     * A read that can be answered from memory: the call is first tried on the
+     * libevent thread with call->nowait = 1, where the handler may take no lock
+     * that is ever held across I/O (only try-locks), touch no store, plugin,
+     * Lua or VMM, and writes nothing; it returns TS_RPC_AGAIN to be rerun on
+     * a worker (call->nowait = 0) when it cannot answer that way.
+     */
+    TS_RPC_NOWAIT = 1u << 6,
 };
 
 struct ts_rpc_method {
@@ -152,6 +166,14 @@ enum ts_rpc_reply_flags {
  */
 int ts_rpc_dispatch(const struct ts_rpc_request *req, struct atoll_value **result,
                     unsigned *reply_flags, struct atoll_err *err);
+/*
+ * The same on the libevent thread, for TS_RPC_NOWAIT methods only: 0 or -1 as
+ * above, or TS_RPC_AGAIN (nothing done, result and err untouched) when the
+ * call must go through ts_rpc_dispatch on a worker: other methods, Async.*,
+ * a session or cache lock that is busy, an expired session, a denied call.
+ */
+int ts_rpc_dispatch_nowait(const struct ts_rpc_request *req, struct atoll_value **result,
+                           unsigned *reply_flags, struct atoll_err *err);
 
 /* ---- parameter helpers for handlers: each sets FIELD_TYPE_ERROR [name] on a mismatch ---- */
 

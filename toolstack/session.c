@@ -534,6 +534,29 @@ int ts_session_check(const char *ref, struct ts_session_info *out, struct atoll_
     return 0;
 }
 
+int ts_session_check_nowait(const char *ref, struct ts_session_info *out, struct atoll_err *err)
+{
+    int64_t now = now_s();
+    /* S.lock is held across the users file's writes: never wait for it here */
+    if (pthread_mutex_trylock(&S.lock) != 0)
+        return TS_SESSION_BUSY;
+    struct session **pp = ref ? find_slot_locked(ref) : NULL;
+    if (pp && *pp && now - (*pp)->info.last_active > (int64_t)S.idle_timeout_s) {
+        pthread_mutex_unlock(&S.lock); /* expiring it runs the gone hook: a worker does that */
+        return TS_SESSION_BUSY;
+    }
+    if (!pp || !*pp) {
+        pthread_mutex_unlock(&S.lock);
+        ATOLL_ERR(err, ATOLL_E_SESSION_INVALID, ref ? ref : "");
+        return -1;
+    }
+    (*pp)->info.last_active = now;
+    if (out)
+        info_copy(out, &(*pp)->info);
+    pthread_mutex_unlock(&S.lock);
+    return 0;
+}
+
 int ts_session_get(const char *ref, struct ts_session_info *out)
 {
     pthread_mutex_lock(&S.lock);

@@ -51,6 +51,13 @@ int ts_session_logout(const char *ref, struct atoll_err *err);
  * SESSION_INVALID [ref] if unknown or expired.
  */
 int ts_session_check(const char *ref, struct ts_session_info *out, struct atoll_err *err);
+/*
+ * The same without waiting (libevent thread): TS_SESSION_BUSY, having done
+ * nothing, when the table's lock is taken or the session has just expired
+ * (dropping it runs the gone hook); then call ts_session_check on a worker.
+ */
+#define TS_SESSION_BUSY (-2)
+int ts_session_check_nowait(const char *ref, struct ts_session_info *out, struct atoll_err *err);
 /* Snapshot without touching last_active: 1 found, 0 absent. */
 int ts_session_get(const char *ref, struct ts_session_info *out);
 /* All live sessions; *out array of *n (free each with fini, then the array). */

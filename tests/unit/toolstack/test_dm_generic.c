@@ -2,7 +2,8 @@
  * tests/unit/toolstack/test_dm_generic.c - the generic XenAPI messages over a
  * real SQLite store: create/get/set, records, where-expressions, maps, sets,
  * inverse links, XenAPI errors with their parameters, call-by-name and
- * arity, one revision per write, persistence, and concurrent writers.
+ * arity, one revision per write, persistence, concurrent writers, and the
+ * non-blocking reads of the libevent thread.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -114,6 +115,92 @@ static void test_create_get(void)
        "pool has no generic create");
     is_int(ts_dm_generic_arity(VM, "add_to_other_config", NULL), 3, "arity of add_to_other_config");
     is_int(ts_dm_generic_arity(VM, "set_power_state", NULL), -1, "no setter for a RO field");
+}
+
+/* ts_dm_generic_call_nowait (n params, consumed): 0, -1 or TS_DM_DB_BUSY; *out owned. */
+static int call_nowait(const struct ts_dm_class *c, const char *msg, struct atoll_value **out,
+                       struct atoll_err *err, unsigned n, ...)
+{
+    struct atoll_value *p[8];
+    va_list ap;
+    va_start(ap, n);
+    for (unsigned i = 0; i < n; i++)
+        p[i] = va_arg(ap, struct atoll_value *);
+    va_end(ap);
+    *out = NULL;
+    int rc = ts_dm_generic_call_nowait(db, c, msg, p, n, out, err);
+    for (unsigned i = 0; i < n; i++)
+        atoll_value_unref(p[i]);
+    return rc;
+}
+
+/* The loop-thread reads: same answers as the blocking ones, BUSY while the cache is behind. */
+static void test_nowait(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct atoll_value *v = NULL;
+    ATOLL_AUTOVALUE rec = call(VM, "get_record", &err, 1, S(vm1));
+    is_int(call_nowait(VM, "get_record", &v, &err, 1, S(vm1)), 0, "get_record without waiting");
+    ok(v == rec, "the same shared record as the blocking read");
+    atoll_value_unref(v);
+    const char *uuid = atoll_value_struct_get_string(rec, "uuid");
+    is_int(call_nowait(VM, "get_by_uuid", &v, &err, 1, S(uuid)), 0, "get_by_uuid");
+    is_str(v ? atoll_value_get_string(v) : NULL, vm1, "finds the ref");
+    atoll_value_unref(v);
+    is_int(call_nowait(VM, "get_name_label", &v, &err, 1, S(vm1)), 0, "get_<field>");
+    is_str(v ? atoll_value_get_string(v) : NULL,
+           atoll_value_struct_get_string(rec, "name_label"), "its value");
+    atoll_value_unref(v);
+    ATOLL_AUTOVALUE all = call(VM, "get_all", &err, 0);
+    is_int(call_nowait(VM, "get_all", &v, &err, 0), 0, "get_all");
+    is_int(v ? atoll_value_array_len(v) : 0, atoll_value_array_len(all), "as many refs");
+    atoll_value_unref(v);
+    is_int(call_nowait(VM, "get_by_name_label", &v, &err, 1,
+                       S(atoll_value_struct_get_string(rec, "name_label"))), 0,
+           "get_by_name_label");
+    ok(v && atoll_value_array_len(v) >= 1, "finds it");
+    atoll_value_unref(v);
+    ok(call_nowait(VM, "get_record", &v, &err, 1, S("OpaqueRef:nope")) == -1 &&
+           err_is(&err, ATOLL_E_HANDLE_INVALID, "VM", "OpaqueRef:nope", NULL),
+       "bad ref -> HANDLE_INVALID, as the blocking read");
+    ok(call_nowait(VM, "get_record", &v, &err, 0) == -1 &&
+           err_is(&err, ATOLL_E_MESSAGE_PARAMETER_COUNT_MISMATCH, "VM.get_record", "2", "1", NULL),
+       "wrong arity -> MESSAGE_PARAMETER_COUNT_MISMATCH");
+    is_int(call_nowait(VM, "get_all_records", &v, &err, 0), TS_DM_DB_BUSY,
+           "get_all_records: BUSY (big answers go to a worker)");
+    is_int(call_nowait(VM, "set_name_label", &v, &err, 2, S(vm1), S("x")), TS_DM_DB_BUSY,
+           "writes: BUSY");
+    ok(!ts_dm_generic_nowait_ok(VM, "set_name_label") && ts_dm_generic_nowait_ok(VM, "get_record"),
+       "nowait_ok tells which messages qualify");
+
+    /* a commit the cache has not seen (another writer of the store): never served stale */
+    ATOLL_AUTOVALUE mod = atoll_value_struct();
+    for (size_t i = 0; i < atoll_value_struct_len(rec); i++) {
+        const char *k;
+        struct atoll_value *m;
+        atoll_value_struct_at(rec, i, &k, &m);
+        atoll_value_struct_set(mod, k, atoll_value_ref(m));
+    }
+    atoll_value_struct_set_string(mod, "name_label", "changed-behind");
+    struct ts_store_obj o;
+    size_t len;
+    ATOLL_AUTOFREE char *js = ts_dm_record_to_json(VM, mod, &len);
+    ok(ts_store_get(st, "VM", vm1, &o, &err) == 1, "the stored object");
+    struct ts_store_txn *t = ts_store_txn_new(st);
+    ts_store_txn_put(t, "VM", vm1, js, len, o.mod_rev);
+    ts_store_obj_fini(&o);
+    is_int(ts_store_txn_commit(t, NULL, NULL, &err), 0, "a commit behind the cache's back");
+    ts_store_txn_free(t);
+    is_int(call_nowait(VM, "get_name_label", &v, &err, 1, S(vm1)), TS_DM_DB_BUSY,
+           "the cache is behind the store: BUSY, not a stale answer");
+    ATOLL_AUTOVALUE nl = call(VM, "get_name_label", &err, 1, S(vm1));
+    is_str(nl ? atoll_value_get_string(nl) : NULL, "changed-behind", "the blocking read syncs");
+    is_int(call_nowait(VM, "get_name_label", &v, &err, 1, S(vm1)), 0, "then served again");
+    is_str(v ? atoll_value_get_string(v) : NULL, "changed-behind", "with the new value");
+    atoll_value_unref(v);
+    ATOLL_AUTOVALUE back = call(VM, "set_name_label", &err, 2, S(vm1), S("web1"));
+    ok(back != NULL, "name restored for the next tests");
+    atoll_err_clear(&err);
 }
 
 static void test_set(void)
@@ -424,6 +511,7 @@ int main(void)
     if (ts_store_open(dbpath, "sync=normal", &st, &err) < 0 || ts_dm_db_open(st, &db, &err) < 0)
         tap_skip_all("cannot open a store");
     test_create_get();
+    test_nowait();
     test_set();
     test_maps_sets();
     test_records_where();

@@ -1,6 +1,7 @@
 /* tests/unit/toolstack/test_rpc.c - the dispatcher without HTTP: registration rules, arity and
  * defaults, unknown methods, sessions (login with 2-4 args, logout, expiry of bad refs), RBAC
- * roles, error mapping, Async tasks, the audit log and the user table on disk. */
+ * roles, error mapping, Async tasks, the audit log and the user table on disk, and what
+ * ts_rpc_dispatch_nowait answers on the loop thread or hands back (TS_RPC_AGAIN). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,6 +71,42 @@ static int h_whoami(struct ts_call *call, struct atoll_value *const *p, unsigned
     return 0;
 }
 
+/* A TS_RPC_NOWAIT read: answers "loop" or "worker"; nowait_again makes the loop try give up. */
+static int nowait_again, nowait_calls;
+
+static int h_peek(struct ts_call *call, struct atoll_value *const *p, unsigned n,
+                  struct atoll_value **result, struct atoll_err *err)
+{
+    nowait_calls++;
+    if (call->nowait && nowait_again)
+        return TS_RPC_AGAIN;
+    *result = atoll_value_string(call->nowait ? "loop" : "worker");
+    return 0;
+}
+
+/* ts_rpc_dispatch_nowait of name(args) (NULL-terminated, consumed); the result's string in out. */
+static int rpc_nowait(const char *name, char *out, size_t cap, struct atoll_err *err, ...)
+{
+    struct atoll_value *p[TS_RPC_MAX_PARAMS + 2];
+    unsigned n = 0;
+    va_list ap;
+    va_start(ap, err);
+    struct atoll_value *v;
+    while ((v = va_arg(ap, struct atoll_value *)) != NULL)
+        p[n++] = v;
+    va_end(ap);
+    struct ts_rpc_request req = {.method = name, .params = p, .nparams = n,
+                                 .proto = TS_RPC_INTERNAL, .peer = "test"};
+    unsigned flags = 0;
+    struct atoll_value *res = NULL;
+    int rc = ts_rpc_dispatch_nowait(&req, &res, &flags, err);
+    for (unsigned i = 0; i < n; i++)
+        atoll_value_unref(p[i]);
+    snprintf(out, cap, "%s", res && atoll_value_get_string(res) ? atoll_value_get_string(res) : "");
+    atoll_value_unref(res);
+    return rc;
+}
+
 static char *login(const char *user, const char *pw)
 {
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -111,6 +148,14 @@ static void test_registration(void)
            ts_rpc_register(&power, &err) == 0 && ts_rpc_register(&who, &err) == 0,
        "register the other test methods");
     is_int(ts_rpc_register_default(&who), 0, "register_default keeps the existing one");
+    struct ts_rpc_method peek = {.name = "test.peek", .min_params = 1, .max_params = 1,
+                                 .role = TS_ROLE_VM_OPERATOR,
+                                 .flags = TS_RPC_NO_ASYNC | TS_RPC_NOWAIT, .fn = h_peek};
+    struct ts_rpc_method peek_async = {.name = "test.peek_async", .min_params = 1,
+                                       .max_params = 1, .role = TS_ROLE_READ_ONLY,
+                                       .flags = TS_RPC_NOWAIT, .fn = h_peek};
+    ok(ts_rpc_register(&peek, &err) == 0 && ts_rpc_register(&peek_async, &err) == 0,
+       "register TS_RPC_NOWAIT methods");
     is_int(ts_session_register_methods(&err), 0, "session methods register");
     is_int(ts_rpc_start(4, &err), 0, "dispatcher starts");
     is_int(ts_rpc_register(&nodef, &err), -1, "registration after start refused");
@@ -197,6 +242,55 @@ static void test_sessions_and_errors(void)
     is_str(atoll_err_code_name(err.code), "SESSION_INVALID", "SESSION_INVALID after logout");
     atoll_err_clear(&err);
     free(root);
+}
+
+/* ts_rpc_dispatch_nowait: what the libevent thread may answer itself, and what it hands on. */
+static void test_nowait(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    char out[64];
+    char *root = login("root", "rootpw"), *ro = login("ro", "new-pass");
+    ok(root && ro, "root and read-only log in");
+    nowait_calls = 0;
+    is_int(rpc_nowait("test.peek", out, sizeof(out), &err, S(root), NULL), 0,
+           "a TS_RPC_NOWAIT method is answered");
+    is_str(out, "loop", "its handler ran with call->nowait set");
+    is_int(rpc_nowait("test_peek", out, sizeof(out), &err, S(root), NULL), 0,
+           "also in the Class_message form");
+    is_int(rpc_nowait("test.whoami", out, sizeof(out), &err, S(root), NULL), TS_RPC_AGAIN,
+           "other methods: TS_RPC_AGAIN");
+    is_int(rpc_nowait("No.such_method", out, sizeof(out), &err, S(root), NULL), TS_RPC_AGAIN,
+           "unknown methods: TS_RPC_AGAIN (the worker answers the error)");
+    is_int(rpc_nowait("Async.test.peek_async", out, sizeof(out), &err, S(root), NULL),
+           TS_RPC_AGAIN, "Async calls: TS_RPC_AGAIN (a task is a write)");
+    is_int(rpc_nowait("test.peek", out, sizeof(out), &err, S(ro), NULL), TS_RPC_AGAIN,
+           "a call the role does not allow: TS_RPC_AGAIN (the worker denies and logs)");
+    ok(!atoll_err_is_set(&err), "TS_RPC_AGAIN leaves err untouched");
+    is_int(nowait_calls, 2, "the handler ran only for the calls answered");
+    is_int(rpc_nowait("test.peek", out, sizeof(out), &err, S("OpaqueRef:bogus"), NULL), -1,
+           "a bad session is answered at once");
+    is_str(atoll_err_code_name(err.code), "SESSION_INVALID", "SESSION_INVALID");
+    atoll_err_clear(&err);
+    is_int(rpc_nowait("test.peek", out, sizeof(out), &err, S(root), S("x"), NULL), -1,
+           "a wrong parameter count is answered at once");
+    is_str(atoll_err_code_name(err.code), "MESSAGE_PARAMETER_COUNT_MISMATCH", "count mismatch");
+    atoll_err_clear(&err);
+    nowait_again = 1;
+    is_int(rpc_nowait("test.peek", out, sizeof(out), &err, S(root), NULL), TS_RPC_AGAIN,
+           "the handler's TS_RPC_AGAIN is passed on");
+    struct atoll_value *r = NULL;
+    is_int(rpc("test.peek", &r, &err, S(root), NULL), 0, "the same call on a worker");
+    is_str(r ? atoll_value_get_string(r) : NULL, "worker", "runs without call->nowait");
+    atoll_value_unref(r);
+    nowait_again = 0;
+    is_int(rpc_nowait("system.isAlive", out, sizeof(out), &err, NULL), 0,
+           "system.isAlive is answered at once");
+    is_str(out, "OK", "with its default");
+    rpc("session.logout", NULL, &err, S(ro), NULL);
+    rpc("session.logout", NULL, &err, S(root), NULL);
+    atoll_err_clear(&err);
+    free(root);
+    free(ro);
 }
 
 static void test_rbac(void)
@@ -404,6 +498,7 @@ int main(void)
     test_registration();
     test_sessions_and_errors();
     test_rbac();
+    test_nowait();
     test_session_caps();
     ts_workq_stop(2000);
     ts_rpc_stop(1000);
