@@ -193,7 +193,8 @@ static void send_pkt(uint32_t sport, uint32_t dport, uint16_t op, const void *da
     struct vsock_hdr h = {.src_cid = src_cid, .dst_cid = 2, .src_port = sport, .dst_port = dport,
                           .len = len, .type = 1, .op = op, .buf_alloc = 65536};
     memcpy(ram.base + a, &h, sizeof(h));
-    memcpy(ram.base + a + 44, data, len);
+    if (len)
+        memcpy(ram.base + a + 44, data, len);
     post(1, a, 44 + len, 0);
     used(1, NULL);
 }
