@@ -22,7 +22,9 @@
 #define QCOW2_MAX_L1_BYTES (32u << 20)   /* as QEMU */
 #define QCOW2_MAX_RT_BYTES (8u << 20)    /* as QEMU */
 #define QCOW2_MAX_SNAPSHOTS 65536
-#define QCOW2_L2_CACHE 64
+#define QCOW2_L2_SLICE_BYTES 4096       /* L2 tables are cached and read in 4 KiB slices */
+#define QCOW2_L2_SETS 256
+#define QCOW2_L2_WAYS 4                  /* 1024 slices: up to 4 MiB, 32 GiB of 64 KiB clusters */
 #define QCOW2_RB_CACHE 8
 #define QCOW2_POOL_BYTES (8u << 20)      /* refcount reservation batch */
 #define QCOW2_PAST_EOF_SLACK (1ULL << 20) /* clusters past EOF a data cluster may start at */
@@ -49,9 +51,9 @@
 #define QCOW2_EXT_BITMAPS 0x23852875u
 
 struct qcow2_l2_slot {
-    uint64_t offset;  /* 0: empty */
+    uint64_t offset;  /* file offset of the slice; 0: empty */
     uint64_t stamp;
-    uint64_t *table;  /* host-endian */
+    uint64_t *table;  /* the slice's entries, host-endian */
 };
 
 struct qcow2_rb_slot {
@@ -65,6 +67,7 @@ struct qcow2 {
     uint32_t version;
     uint32_t cluster_bits, cluster_size;
     uint32_t l2_bits, l2_entries;
+    uint32_t l2s_entries;               /* entries per cached slice (<= l2_entries) */
     uint32_t refcount_order, refcount_bits;
     uint32_t rb_bits, rb_entries;       /* refcounts per refcount block */
     uint64_t refcount_max;
@@ -80,7 +83,7 @@ struct qcow2 {
     uint32_t nb_snapshots;
     uint64_t snapshots_offset;
     int has_bitmaps;
-    struct qcow2_l2_slot l2c[QCOW2_L2_CACHE];
+    struct qcow2_l2_slot l2c[QCOW2_L2_SETS * QCOW2_L2_WAYS];
     struct qcow2_rb_slot rbc[QCOW2_RB_CACHE];
     uint64_t clock;
     uint64_t free_hint;                 /* no free cluster below this index */
@@ -140,7 +143,6 @@ int qcow2_refcount_release_pool(struct blk_image *img);
 /* qcow2_cluster.c */
 int qcow2_cluster_init(struct blk_image *img);
 void qcow2_cluster_fini(struct blk_image *img);
-void qcow2_cluster_cache_drop(struct blk_image *img);
 int qcow2_cluster_read(struct blk_image *img, void *buf, uint64_t off, size_t len);
 int qcow2_cluster_write(struct blk_image *img, const void *buf, uint64_t off, size_t len);
 int qcow2_cluster_discard(struct blk_image *img, uint64_t off, uint64_t len);

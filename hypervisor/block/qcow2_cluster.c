@@ -24,7 +24,9 @@ enum { QC_UNALLOC, QC_ZERO, QC_NORMAL, QC_COMPRESSED };
 int qcow2_cluster_init(struct blk_image *img)
 {
     struct qcow2 *q = qcow2_of(img);
-    for (int i = 0; i < QCOW2_L2_CACHE; i++)
+    uint32_t sb = q->cluster_size < QCOW2_L2_SLICE_BYTES ? q->cluster_size : QCOW2_L2_SLICE_BYTES;
+    q->l2s_entries = sb / 8;
+    for (size_t i = 0; i < ATOLL_ARRAY_SIZE(q->l2c); i++)
         q->l2c[i].table = NULL; /* allocated on first use */
     q->bounce = atoll_malloc(q->cluster_size);
     q->wbuf = atoll_malloc(q->cluster_size);
@@ -35,7 +37,7 @@ int qcow2_cluster_init(struct blk_image *img)
 void qcow2_cluster_fini(struct blk_image *img)
 {
     struct qcow2 *q = qcow2_of(img);
-    for (int i = 0; i < QCOW2_L2_CACHE; i++) {
+    for (size_t i = 0; i < ATOLL_ARRAY_SIZE(q->l2c); i++) {
         free(q->l2c[i].table);
         q->l2c[i].table = NULL;
         q->l2c[i].offset = 0;
@@ -46,13 +48,6 @@ void qcow2_cluster_fini(struct blk_image *img)
     q->bounce = q->wbuf = q->zbuf = NULL;
 }
 
-void qcow2_cluster_cache_drop(struct blk_image *img)
-{
-    struct qcow2 *q = qcow2_of(img);
-    for (int i = 0; i < QCOW2_L2_CACHE; i++)
-        q->l2c[i].offset = 0;
-}
-
 /* A table or data cluster must be aligned, past the header and inside the file. */
 static int l2_offset_ok(struct blk_image *img, uint64_t off)
 {
@@ -61,44 +56,54 @@ static int l2_offset_ok(struct blk_image *img, uint64_t off)
            (off >> q->cluster_bits) < q->alloc_end;
 }
 
-/* The L2 table at off (host-endian, cached). */
-static int l2_load(struct blk_image *img, uint64_t off, uint64_t **out)
+/*
+ * The slice of the L2 table at l2off that holds entry l2i (host-endian, cached in a
+ * set-associative cache): *t gets the slice, *base the index of its first entry. A miss
+ * reads one slice (4 KiB), not the whole table.
+ */
+static int l2_load(struct blk_image *img, uint64_t l2off, uint32_t l2i, uint64_t **t,
+                   uint32_t *base)
 {
     struct qcow2 *q = qcow2_of(img);
-    if (!l2_offset_ok(img, off))
-        return blk_corrupt(img, "L2 table offset %#llx is invalid", (unsigned long long)off);
-    struct qcow2_l2_slot *victim = &q->l2c[0];
-    for (int i = 0; i < QCOW2_L2_CACHE; i++) {
-        struct qcow2_l2_slot *s = &q->l2c[i];
-        if (s->offset == off) {
-            s->stamp = ++q->clock;
-            *out = s->table;
+    if (!l2_offset_ok(img, l2off))
+        return blk_corrupt(img, "L2 table offset %#llx is invalid", (unsigned long long)l2off);
+    uint32_t b = l2i & ~(q->l2s_entries - 1);
+    size_t bytes = (size_t)q->l2s_entries * 8;
+    uint64_t key = l2off + (uint64_t)b * 8;
+    struct qcow2_l2_slot *set = &q->l2c[((key / bytes) % QCOW2_L2_SETS) * QCOW2_L2_WAYS];
+    struct qcow2_l2_slot *victim = &set[0];
+    for (int i = 0; i < QCOW2_L2_WAYS; i++) {
+        if (set[i].offset == key) {
+            set[i].stamp = ++q->clock;
+            *t = set[i].table;
+            *base = b;
             return 0;
         }
-        if (s->stamp < victim->stamp)
-            victim = s;
+        if (set[i].stamp < victim->stamp)
+            victim = &set[i];
     }
     if (!victim->table)
-        victim->table = atoll_malloc(q->cluster_size);
+        victim->table = atoll_malloc(bytes);
     victim->offset = 0;
-    int r = blk_pread(img->fd, victim->table, q->cluster_size, off);
+    int r = blk_pread(img->fd, victim->table, bytes, key);
     if (r < 0)
         return r;
-    for (uint32_t i = 0; i < q->l2_entries; i++)
+    for (uint32_t i = 0; i < q->l2s_entries; i++)
         victim->table[i] = qcow2_be64(&victim->table[i]);
-    victim->offset = off;
+    victim->offset = key;
     victim->stamp = ++q->clock;
-    *out = victim->table;
+    *t = victim->table;
+    *base = b;
     return 0;
 }
 
-/* Writes entries [a, b) of the cached L2 table at l2off. */
-static int l2_write(struct blk_image *img, uint64_t l2off, const uint64_t *t, uint32_t a,
-                    uint32_t b)
+/* Writes entries [a, b) of the cached slice t (first entry base) of the L2 table at l2off. */
+static int l2_write(struct blk_image *img, uint64_t l2off, const uint64_t *t, uint32_t base,
+                    uint32_t a, uint32_t b)
 {
     struct qcow2 *q = qcow2_of(img);
     for (uint32_t i = a; i < b; i++)
-        qcow2_put_be64(q->wbuf + (i - a) * 8, t[i]);
+        qcow2_put_be64(q->wbuf + (i - a) * 8, t[i - base]);
     return blk_pwrite(img->fd, q->wbuf, (size_t)(b - a) * 8, l2off + (uint64_t)a * 8);
 }
 
@@ -152,7 +157,7 @@ int qcow2_cluster_decompress(struct blk_image *img, uint64_t e, uint8_t *out)
 
 /*
  * Maps guest [off, off+len) to its first run: *type, the host offset (NORMAL), the L2
- * entry (COMPRESSED) and the run length in bytes; a run stays inside one L2 table.
+ * entry (COMPRESSED) and the run length in bytes; a run stays inside one L2 slice.
  */
 static int map(struct blk_image *img, uint64_t off, uint64_t len, int *type, uint64_t *host,
                uint64_t *entry, uint64_t *nbytes)
@@ -171,10 +176,15 @@ static int map(struct blk_image *img, uint64_t off, uint64_t len, int *type, uin
         return 0;
     }
     uint64_t *t;
-    int r = l2_load(img, l2off, &t);
+    uint32_t base;
+    int r = l2_load(img, l2off, l2i, &t, &base);
     if (r < 0)
         return r;
-    uint64_t e = t[l2i];
+    uint32_t end = base + q->l2s_entries; /* runs stay inside the cached slice */
+    uint64_t smax = ((uint64_t)(end - l2i) << q->cluster_bits) - in;
+    if (max > smax)
+        max = smax;
+    uint64_t e = t[l2i - base];
     int ty = entry_type(q, e);
     uint64_t hoff = e & QCOW2_OFFSET_MASK;
     /*
@@ -190,8 +200,8 @@ static int map(struct blk_image *img, uint64_t off, uint64_t len, int *type, uin
     *host = hoff + in;
     uint64_t n = cs - in;
     if (ty != QC_COMPRESSED) {
-        for (uint32_t i = l2i + 1; n < max && i < q->l2_entries; i++) {
-            uint64_t e2 = t[i];
+        for (uint32_t i = l2i + 1; n < max && i < end; i++) {
+            uint64_t e2 = t[i - base];
             if (entry_type(q, e2) != ty)
                 break;
             if (ty == QC_NORMAL && (e2 & QCOW2_OFFSET_MASK) != hoff + (uint64_t)(i - l2i) * cs)
@@ -327,7 +337,7 @@ static int l2_ensure(struct blk_image *img, uint64_t l1i, uint64_t *l2off)
 
 #define QCOW2_ALLOC_MAX 64 /* clusters per allocating step */
 
-/* Allocating write of guest [off, off+n): one L2 table, at most QCOW2_ALLOC_MAX clusters. */
+/* Allocating write of guest [off, off+n): one L2 slice, at most QCOW2_ALLOC_MAX clusters. */
 static int write_alloc(struct blk_image *img, const uint8_t *p, uint64_t off, uint64_t n)
 {
     struct qcow2 *q = qcow2_of(img);
@@ -335,13 +345,13 @@ static int write_alloc(struct blk_image *img, const uint8_t *p, uint64_t off, ui
     uint64_t vfirst = off >> q->cluster_bits, vlast = (off + n - 1) >> q->cluster_bits;
     uint32_t count = (uint32_t)(vlast - vfirst + 1);
     uint64_t l2off, *t, old[QCOW2_ALLOC_MAX], newh[QCOW2_ALLOC_MAX];
+    uint32_t base, l2first = (uint32_t)(vfirst & (q->l2_entries - 1));
     int r = l2_ensure(img, vfirst >> q->l2_bits, &l2off);
     if (r < 0 || (r = qcow2_refcount_reserve(img, count)) < 0)
         return r;
-    if ((r = l2_load(img, l2off, &t)) < 0)
+    if ((r = l2_load(img, l2off, l2first, &t, &base)) < 0)
         return r;
-    uint32_t l2first = (uint32_t)(vfirst & (q->l2_entries - 1));
-    memcpy(old, t + l2first, count * sizeof(uint64_t));
+    memcpy(old, t + (l2first - base), count * sizeof(uint64_t));
     /* 1. data: full clusters in host-contiguous runs, partial ones through the bounce */
     uint64_t run_h = 0, run_g = 0, run_n = 0;
     for (uint32_t i = 0; i < count && r == 0; i++) {
@@ -380,16 +390,16 @@ static int write_alloc(struct blk_image *img, const uint8_t *p, uint64_t off, ui
     if (r < 0)
         return r;
     /* 2. L2: point the entries at the new clusters */
-    if ((r = l2_load(img, l2off, &t)) < 0)
+    if ((r = l2_load(img, l2off, l2first, &t, &base)) < 0)
         return r;
     int frees = 0;
     for (uint32_t i = 0; i < count; i++) {
-        t[l2first + i] = newh[i] | QCOW2_OFLAG_COPIED;
+        t[l2first - base + i] = newh[i] | QCOW2_OFLAG_COPIED;
         int ty = entry_type(q, old[i]);
         if (ty == QC_COMPRESSED || (ty == QC_ZERO && (old[i] & QCOW2_OFFSET_MASK)))
             frees = 1;
     }
-    if ((r = l2_write(img, l2off, t, l2first, l2first + count)) < 0 || !frees)
+    if ((r = l2_write(img, l2off, t, base, l2first, l2first + count)) < 0 || !frees)
         return r;
     /* 3. old host clusters (compressed, preallocated zero): unlinked, synced, then freed */
     if ((r = blk_sync(img->fd)) < 0)
@@ -419,7 +429,10 @@ int qcow2_cluster_write(struct blk_image *img, const void *buf, uint64_t off, si
         if (r == 0 && ty != QC_NORMAL) {
             /* mapping and allocation in one critical section: no double allocation */
             uint64_t in = off & (q->cluster_size - 1);
-            uint64_t cap = ((uint64_t)QCOW2_ALLOC_MAX << q->cluster_bits) - in;
+            uint32_t si = (uint32_t)((off >> q->cluster_bits) & (q->l2s_entries - 1));
+            uint32_t k = q->l2s_entries - si < QCOW2_ALLOC_MAX ? q->l2s_entries - si
+                                                                : QCOW2_ALLOC_MAX;
+            uint64_t cap = ((uint64_t)k << q->cluster_bits) - in;
             if (n > cap)
                 n = cap;
             r = write_alloc(img, p, off, n);
@@ -458,10 +471,12 @@ int qcow2_cluster_discard(struct blk_image *img, uint64_t off, uint64_t len)
     while (vcl < vend) {
         uint64_t l1i = vcl >> q->l2_bits;
         uint32_t l2i = (uint32_t)(vcl & (q->l2_entries - 1));
-        uint64_t stop = vcl + (q->l2_entries - l2i);
+        uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_OFFSET_MASK : 0;
+        /* a missing table is skipped whole; a present one is handled slice by slice */
+        uint64_t stop = vcl + (l2off || use_zero ? q->l2s_entries - (l2i & (q->l2s_entries - 1))
+                                                 : q->l2_entries - l2i);
         if (stop > vend)
             stop = vend;
-        uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_OFFSET_MASK : 0;
         if (!l2off && !use_zero) {
             vcl = stop;
             continue;
@@ -470,15 +485,16 @@ int qcow2_cluster_discard(struct blk_image *img, uint64_t off, uint64_t len)
         if (!l2off && (r = l2_ensure(img, l1i, &l2off)) < 0)
             return r;
         uint64_t *t;
-        if ((r = l2_load(img, l2off, &t)) < 0)
+        uint32_t base;
+        if ((r = l2_load(img, l2off, l2i, &t, &base)) < 0)
             return r;
         uint32_t a = l2i, b = (uint32_t)(l2i + (stop - vcl));
-        /* the old entries go to the bounce buffer (one cluster holds a whole table) */
+        /* the old entries go to the bounce buffer (a slice is at most one cluster) */
         uint64_t *old = (uint64_t *)(void *)q->bounce;
-        memcpy(old, t + a, (size_t)(b - a) * 8);
+        memcpy(old, t + (a - base), (size_t)(b - a) * 8);
         for (uint32_t i = a; i < b; i++)
-            t[i] = use_zero ? QCOW2_OFLAG_ZERO : 0;
-        if ((r = l2_write(img, l2off, t, a, b)) < 0 || (r = blk_sync(img->fd)) < 0)
+            t[i - base] = use_zero ? QCOW2_OFLAG_ZERO : 0;
+        if ((r = l2_write(img, l2off, t, base, a, b)) < 0 || (r = blk_sync(img->fd)) < 0)
             return r;
         for (uint32_t i = 0; i < b - a && r == 0; i++) {
             uint64_t e = old[i], fo, fl;
@@ -506,18 +522,20 @@ int qcow2_cluster_any_allocated(struct blk_image *img, uint64_t off, uint64_t en
     while (vcl < vend) {
         uint64_t l1i = vcl >> q->l2_bits;
         uint32_t l2i = (uint32_t)(vcl & (q->l2_entries - 1));
-        uint64_t stop = vcl + (q->l2_entries - l2i);
+        uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_OFFSET_MASK : 0;
+        uint64_t stop = vcl + (l2off ? q->l2s_entries - (l2i & (q->l2s_entries - 1))
+                                     : q->l2_entries - l2i);
         if (stop > vend)
             stop = vend;
-        uint64_t l2off = l1i < q->l1_size ? q->l1[l1i] & QCOW2_OFFSET_MASK : 0;
         uint64_t *t = NULL;
+        uint32_t base = 0;
         if (l2off) {
-            int r = l2_load(img, l2off, &t);
+            int r = l2_load(img, l2off, l2i, &t, &base);
             if (r < 0)
                 return r;
         }
         for (uint64_t v = vcl; v < stop; v++) {
-            uint64_t e = t ? t[v & (q->l2_entries - 1)] : 0;
+            uint64_t e = t ? t[(v & (q->l2_entries - 1)) - base] : 0;
             if ((e & QCOW2_OFFSET_MASK) || (e & QCOW2_OFLAG_COMPRESSED))
                 return 1; /* data in this image */
             if (entry_type(q, e) == QC_UNALLOC && (v << q->cluster_bits) < bsize)
