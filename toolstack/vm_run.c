@@ -396,7 +396,8 @@ int ts_vm_run_launch(struct ts_vm_rt *rt, struct atoll_value *rec, uint64_t memo
     if (smax > 0 && (uint64_t)smax > ram)
         ram = (uint64_t)smax & ~4095ULL;
     struct ts_vmm_spec spec = {
-        .vmm_path = ts_vm_ctx.vmm_path, .dir = rt->dir, .uuid = rt->uuid,
+        .vmm_path = ts_vm_ctx.vmm_path, .ld_library_path = ts_vm_ctx.vmm_ld_path,
+        .dir = rt->dir, .uuid = rt->uuid,
         .name = field_str(rec, "name_label"), .kernel = kernel, .initrd = ramdisk,
         .cmdline = field_str(rec, "PV_args"), .memory = ram, .vcpus = vcpus,
         .max_vcpus = (unsigned)(field_int(rec, "VCPUs_max") > 254 ? 254

@@ -23,6 +23,7 @@
 struct ts_vm_ctx {
     struct ts_dm_db *db;
     char *vmm_path;              /* atoll-vmm binary */
+    char *vmm_ld_path;           /* its LD_LIBRARY_PATH when it is the build tree's real binary */
     char *run_dir;               /* <state-dir>/vms: one directory per VM uuid */
     char *state_dir;
     char host_ref[ATOLL_REF_STRLEN + 1];

@@ -110,7 +110,23 @@ int ts_vmm_client_spawn(const struct ts_vmm_spec *s, pid_t *pid, long *log_off,
     posix_spawnattr_setsigdefault(&at, &def);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    int r = posix_spawn(pid, s->vmm_path, &fa, &at, (char *const *)argv, environ);
+    /* the environment, with LD_LIBRARY_PATH replaced when the caller names one */
+    size_t ne = 0;
+    while (environ[ne])
+        ne++;
+    char **envp = atoll_calloc(ne + 2, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (!s->ld_library_path || strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
+            envp[k++] = environ[i];
+    ATOLL_AUTOFREE char *ldp = s->ld_library_path
+                                   ? atoll_strdup_printf("LD_LIBRARY_PATH=%s", s->ld_library_path)
+                                   : NULL;
+    if (ldp)
+        envp[k++] = ldp;
+    envp[k] = NULL;
+    int r = posix_spawn(pid, s->vmm_path, &fa, &at, (char *const *)argv, envp);
+    free(envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (r != 0) {

@@ -31,6 +31,7 @@ struct ts_vmm_spec {
     uint64_t memory;        /* bytes */
     unsigned vcpus;
     unsigned max_vcpus;     /* > vcpus: --max-vcpus, for hot-add up to it; else not passed */
+    const char *ld_library_path; /* non-NULL: the VMM's LD_LIBRARY_PATH (build-tree binary) */
 };
 
 /* Paths inside a runtime directory (caller frees). */
