@@ -110,7 +110,8 @@ end = time.monotonic() + 10
 while time.monotonic() < end and "hello" not in got:
     got = cmd(m, "vsock recv 0", "vsock recv conn=")
     time.sleep(0.05)
-t.is_eq(got, 'vsock recv conn=0 bytes=20 data="hello from the host."', "guest receives the host's line")
+t.is_eq(got, 'vsock recv conn=0 bytes=20 data="hello from the host."',
+        "guest receives the host's line")
 
 # 1 MiB from the guest while the host reads slowly: the VMM's credit holds the guest back
 N = 1 << 20
@@ -168,14 +169,16 @@ t.diag(f"guest to host over vsock: {4 / secs:.1f} MiB/s (4 MiB in {secs:.2f} s, 
        "dependent, not judged)")
 
 lst = cmd(m, "vsock list", "vsock conn=1")
-t.ok("state=open" in lst and "echo=1" in lst and f"pport={ok_line.group(1) if ok_line else ''}" in lst,
+hport = ok_line.group(1) if ok_line else ""
+t.ok("state=open" in lst and "echo=1" in lst and f"pport={hport}" in lst,
      f"guest lists the host-initiated connection ({lst})")
 
 # resets: nobody listens
 r = cmd(m, "vsock connect 999", "vsock connect port=")
-t.is_eq(r, "vsock connect port=999 ok=0 reset=1", "guest connect to a host port without listener: RST")
+t.is_eq(r, "vsock connect port=999 ok=0 reset=1",
+        "guest connect to a host port without listener: RST")
 ns, line = host_connect(7777)
-t.is_eq(line, "", "host CONNECT to a guest port without listener: connection closed, no OK")
+t.is_eq(line, "", "host CONNECT to a guest port without a listener: closed, no OK")
 ns.close()
 bs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 bs.connect(uds)

@@ -146,14 +146,20 @@ struct q {
 static struct q qs[3];
 static char dir[32], uds[64];
 
-static void wr(unsigned off, unsigned size, uint64_t v) { pci_mmio_write(bus, bar0 + off, size, &v); }
+static void wr(unsigned off, unsigned size, uint64_t v)
+{
+    pci_mmio_write(bus, bar0 + off, size, &v);
+}
 static uint64_t rd(unsigned off, unsigned size)
 {
     uint64_t v = 0;
     pci_mmio_read(bus, bar0 + off, size, &v);
     return v;
 }
-static struct vq_desc *D(struct q *q, unsigned i) { return (struct vq_desc *)(ram.base + q->desc) + i; }
+static struct vq_desc *D(struct q *q, unsigned i)
+{
+    return (struct vq_desc *)(ram.base + q->desc) + i;
+}
 static struct vq_avail *A(struct q *q) { return (struct vq_avail *)(ram.base + q->avail); }
 static struct vq_used *U(struct q *q) { return (struct vq_used *)(ram.base + q->used); }
 

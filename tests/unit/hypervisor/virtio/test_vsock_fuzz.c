@@ -43,7 +43,10 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static void wr(unsigned off, unsigned size, uint64_t v) { pci_mmio_write(bus, bar0 + off, size, &v); }
+static void wr(unsigned off, unsigned size, uint64_t v)
+{
+    pci_mmio_write(bus, bar0 + off, size, &v);
+}
 static uint64_t rd(unsigned off, unsigned size)
 {
     uint64_t v = 0;
@@ -56,7 +59,10 @@ struct q {
     uint16_t idx;
 };
 static struct q qs[3];
-static struct vq_desc *D(struct q *q, unsigned i) { return (struct vq_desc *)(ram.base + q->desc) + i; }
+static struct vq_desc *D(struct q *q, unsigned i)
+{
+    return (struct vq_desc *)(ram.base + q->desc) + i;
+}
 static struct vq_avail *A(struct q *q) { return (struct vq_avail *)(ram.base + q->avail); }
 
 static void start(unsigned slot, uint32_t features)
