@@ -12,8 +12,8 @@
 #include "console.h"
 #include "lib.h"
 #include "memmap.h"
-#include "pci.h"
 #include "timer.h"
+#include "vio.h"
 
 #define VBLK_MAX 8
 #define QSZ 128
@@ -29,30 +29,21 @@ enum { F_RO = 5, F_VERSION_1 = 32 };
  * unused by layout.h so far */
 #define VEC_VBLK 0x58
 
-struct vdesc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags, next;
-};
 struct vhdr {
     uint32_t type, ioprio;
     uint64_t sector;
 };
 
 struct vblk {
-    unsigned slot;
-    uint64_t common, notify, devcfg, isr;
+    struct vio_dev vio;
     uint64_t sectors;
     int ro, ready;
     char serial[21];
-    uint8_t *mem;                 /* rings, headers, statuses, a scratch page */
-    struct vdesc *desc;
-    volatile uint16_t *avail;     /* flags, idx, ring[QSZ], used_event */
-    volatile uint8_t *used;       /* flags, idx, {id, len}[QSZ], avail_event */
+    uint8_t *mem;                 /* the ring, headers, statuses, a scratch page */
+    struct vio_q q;               /* queue 0 */
     struct vhdr *hdr;             /* QD_MAX request headers */
     volatile uint8_t *status;     /* QD_MAX status bytes */
     uint8_t *scratch;             /* 4 KiB */
-    uint16_t avail_idx, used_seen;
 };
 
 static struct vblk disks[VBLK_MAX];
@@ -62,70 +53,16 @@ static int probed;
 static uint8_t *arena;
 static uint64_t arena_size;
 
-static inline void w8(uint64_t a, uint8_t v) { *(volatile uint8_t *)(uintptr_t)a = v; }
-static inline void w16(uint64_t a, uint16_t v) { *(volatile uint16_t *)(uintptr_t)a = v; }
-static inline void w32(uint64_t a, uint32_t v) { *(volatile uint32_t *)(uintptr_t)a = v; }
-static inline uint8_t r8(uint64_t a) { return *(volatile uint8_t *)(uintptr_t)a; }
-static inline uint16_t r16(uint64_t a) { return *(volatile uint16_t *)(uintptr_t)a; }
-static inline uint32_t r32(uint64_t a) { return *(volatile uint32_t *)(uintptr_t)a; }
-static inline void mb(void) { __asm__ volatile("mfence" ::: "memory"); }
-
-static uint16_t used_idx(struct vblk *d) { return *(volatile uint16_t *)(d->used + 2); }
-static uint32_t used_id(struct vblk *d, uint16_t i)
-{
-    return *(volatile uint32_t *)(d->used + 4 + 8 * (i % QSZ));
-}
-static uint32_t used_len(struct vblk *d, uint16_t i)
-{
-    return *(volatile uint32_t *)(d->used + 8 + 8 * (i % QSZ));
-}
-
 /* Resets the device and sets up queue 0; 0 or a negative step number. */
 static int vblk_setup(struct guest *g, struct vblk *d)
 {
-    uint64_t bar[6];
-    for (unsigned b = 0; b < 6; b++)
-        bar[b] = pci_bar(d->slot, b);
-    d->common = d->notify = d->devcfg = d->isr = 0;
-    uint32_t mult = 0;
-    for (unsigned p = pci_find_cap(d->slot, 0x09, 0); p; p = pci_find_cap(d->slot, 0x09, p)) {
-        unsigned type = pci_read8(d->slot, p + 3), b = pci_read8(d->slot, p + 4);
-        uint32_t off = pci_read32(d->slot, p + 8);
-        if (b > 5 || !bar[b])
-            continue;
-        if (type == 1 && !d->common)
-            d->common = bar[b] + off;
-        if (type == 2 && !d->notify) {
-            d->notify = bar[b] + off;
-            mult = pci_read32(d->slot, p + 16);
-        }
-        if (type == 4 && !d->devcfg)
-            d->devcfg = bar[b] + off;
-        if (type == 3 && !d->isr)
-            d->isr = bar[b] + off;
-    }
-    if (!d->common || !d->notify || !d->devcfg)
+    uint32_t got = 0;
+    int rc = vio_begin(&d->vio, 1u << F_RO, &got);
+    if (rc < 0)
+        return rc;
+    if (!d->vio.devcfg)
         return -1;
-    pci_write16(d->slot, 0x04, 0x0006); /* memory decode + bus master */
-    uint64_t c = d->common;
-    w8(c + 0x14, 0);
-    for (int i = 0; i < 1000 && r8(c + 0x14); i++)
-        cpu_relax();
-    w8(c + 0x14, 1 | 2);
-    w32(c + 0x00, 0);
-    uint32_t f0 = r32(c + 0x04);
-    w32(c + 0x00, 1);
-    uint32_t f1 = r32(c + 0x04);
-    if (!(f1 & 1))
-        return -2; /* not a modern device */
-    w32(c + 0x08, 0);
-    w32(c + 0x0C, f0 & (1u << F_RO));
-    w32(c + 0x08, 1);
-    w32(c + 0x0C, 1);
-    w8(c + 0x14, 1 | 2 | 8);
-    if (!(r8(c + 0x14) & 8))
-        return -3;
-    d->ro = (f0 >> F_RO) & 1;
+    d->ro = (got >> F_RO) & 1;
     if (!d->mem) {
         uint64_t m = mm_alloc(&g->mm, 6 * 4096, 4096, 0);
         if (!m)
@@ -133,43 +70,17 @@ static int vblk_setup(struct guest *g, struct vblk *d)
         d->mem = (uint8_t *)(uintptr_t)m;
     }
     memset(d->mem, 0, 6 * 4096);
-    d->desc = (struct vdesc *)d->mem;
-    d->avail = (volatile uint16_t *)(d->mem + 4096);
-    d->used = d->mem + 8192;
-    d->hdr = (struct vhdr *)(d->mem + 12288);
-    d->status = d->mem + 12288 + QD_MAX * sizeof(struct vhdr);
-    d->scratch = d->mem + 16384;
-    d->avail_idx = d->used_seen = 0;
-    d->avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT: this driver polls */
-    w16(c + 0x16, 0);
-    uint16_t max = r16(c + 0x18);
-    if (max < QSZ)
+    d->hdr = (struct vhdr *)(d->mem + VIO_QMEM);
+    d->status = d->mem + VIO_QMEM + QD_MAX * sizeof(struct vhdr);
+    d->scratch = d->mem + VIO_QMEM + 4096;
+    if (vio_queue(&d->vio, 0, &d->q, d->mem, QSZ, 0xFFFF) < 0)
         return -5;
-    w16(c + 0x18, QSZ);
-    w16(c + 0x1A, 0xFFFF);
-    uint64_t a[3] = {(uintptr_t)d->desc, (uintptr_t)d->avail, (uintptr_t)d->used};
-    for (int i = 0; i < 3; i++) {
-        w32(c + 0x20 + 8 * i, (uint32_t)a[i]);
-        w32(c + 0x24 + 8 * i, (uint32_t)(a[i] >> 32));
-    }
-    d->notify += (uint64_t)r16(c + 0x1E) * mult;
-    w16(c + 0x1C, 1);
-    w8(c + 0x14, 1 | 2 | 8 | 4);
-    if (r8(c + 0x14) & 0x40)
+    d->q.avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT: this driver polls */
+    if (vio_ready(&d->vio) < 0)
         return -6;
-    d->sectors = (uint64_t)r32(d->devcfg) | (uint64_t)r32(d->devcfg + 4) << 32;
+    d->sectors = (uint64_t)vio_cfg32(&d->vio, 0) | (uint64_t)vio_cfg32(&d->vio, 4) << 32;
     d->ready = 1;
     return 0;
-}
-
-/* Makes everything posted visible and kicks unless the device is polling. */
-static void publish(struct vblk *d)
-{
-    barrier();
-    d->avail[1] = d->avail_idx;
-    mb();
-    if (!(*(volatile uint16_t *)d->used & 1))
-        w16(d->notify, 0);
 }
 
 /* Fills request slot s (descriptors 3s..3s+2); the caller posts head 3s. */
@@ -179,35 +90,27 @@ static void prep(struct vblk *d, unsigned s, uint32_t type, uint64_t sector, voi
     d->hdr[s] = (struct vhdr){type, 0, sector};
     d->status[s] = 0xEE;
     unsigned h = 3 * s;
-    d->desc[h] = (struct vdesc){(uintptr_t)&d->hdr[s], 16, 1, (uint16_t)(h + 1)};
+    struct vio_desc *desc = d->q.desc;
+    desc[h] = (struct vio_desc){(uintptr_t)&d->hdr[s], 16, VIO_DESC_NEXT, (uint16_t)(h + 1)};
     if (len) {
-        uint16_t fl = type == T_IN || type == T_GET_ID ? 1 | 2 : 1;
-        d->desc[h + 1] = (struct vdesc){(uintptr_t)buf, len, fl, (uint16_t)(h + 2)};
+        uint16_t fl = VIO_DESC_NEXT | (type == T_IN || type == T_GET_ID ? VIO_DESC_WRITE : 0);
+        desc[h + 1] = (struct vio_desc){(uintptr_t)buf, len, fl, (uint16_t)(h + 2)};
     } else {
-        d->desc[h].next = (uint16_t)(h + 2);
+        desc[h].next = (uint16_t)(h + 2);
     }
-    d->desc[h + 2] = (struct vdesc){(uintptr_t)&d->status[s], 1, 2, 0};
-}
-
-static void post(struct vblk *d, uint16_t head)
-{
-    d->avail[2 + d->avail_idx % QSZ] = head;
-    d->avail_idx++;
+    desc[h + 2] = (struct vio_desc){(uintptr_t)&d->status[s], 1, VIO_DESC_WRITE, 0};
 }
 
 /* Waits for the next used entry; fills *len and returns its id, or -1 on timeout. */
 static long wait_one(struct vblk *d, uint32_t *len)
 {
     uint64_t end = timer_now_ns() + WAIT_NS;
-    while (used_idx(d) == d->used_seen) {
+    uint32_t id;
+    while (!vio_used(&d->q, &id, len)) {
         if (timer_now_ns() > end)
             return -1;
         cpu_relax();
     }
-    barrier();
-    uint32_t id = used_id(d, d->used_seen);
-    *len = used_len(d, d->used_seen);
-    d->used_seen++;
     return id;
 }
 
@@ -216,8 +119,8 @@ static unsigned sync_req(struct vblk *d, uint32_t type, uint64_t sector, void *b
 {
     uint32_t ulen;
     prep(d, 0, type, sector, buf, len);
-    post(d, 0);
-    publish(d);
+    vio_post(&d->q, 0);
+    vio_publish(&d->q);
     if (wait_one(d, &ulen) < 0)
         return ST_TIMEOUT;
     return d->status[0];
@@ -244,12 +147,11 @@ static void pattern(uint64_t *w, uint64_t off, uint64_t len, uint64_t seed)
 static void probe(struct guest *g)
 {
     probed = 1;
-    for (unsigned s = 0; s < 32 && ndisks < VBLK_MAX; s++) {
-        uint32_t id = pci_read32(s, 0);
-        if (id != 0x10421af4 && id != 0x10011af4) /* modern, or transitional (QEMU) */
-            continue;
+    /* modern 0x1042, or transitional 0x1001 (QEMU) */
+    for (int s = vio_find(2, 0x1001, 0); s >= 0 && ndisks < VBLK_MAX;
+         s = vio_find(2, 0x1001, (unsigned)s + 1)) {
         struct vblk *d = &disks[ndisks++];
-        d->slot = s;
+        d->vio.slot = (unsigned)s;
         int rc = vblk_setup(g, d);
         if (rc < 0) {
             con_printf("error: disk at slot %u: setup failed at step %d\n", s, -rc);
@@ -375,18 +277,16 @@ static void cmd_bench(struct guest *g, struct cmd_args *a)
                 blk = next++ % blocks;
             }
             prep(d, s, wr ? T_OUT : T_IN, blk * (bs / SECTOR), buf + s * bs, (uint32_t)bs);
-            post(d, (uint16_t)(3 * s));
+            vio_post(&d->q, (uint16_t)(3 * s));
             busy |= 1u << s;
             inflight++;
             posted = 1;
         }
         if (posted)
-            publish(d);
+            vio_publish(&d->q);
         int got = 0;
-        while (used_idx(d) != d->used_seen) {
-            barrier();
-            uint32_t id = used_id(d, d->used_seen);
-            d->used_seen++;
+        uint32_t id, len;
+        while (vio_used(&d->q, &id, &len)) {
             unsigned s = id / 3;
             if (s < QD_MAX && (busy & (1u << s))) {
                 busy &= ~(1u << s);
@@ -419,43 +319,41 @@ static void cmd_bad(struct guest *g, struct cmd_args *a)
     unsigned h = 100; /* descriptors 100..102, outside the request slots */
     d->hdr[0] = (struct vhdr){T_IN, 0, 0};
     d->status[0] = 0xEE;
-    d->desc[h] = (struct vdesc){(uintptr_t)&d->hdr[0], 16, 1, (uint16_t)(h + 1)};
-    d->desc[h + 1] = (struct vdesc){(uintptr_t)d->scratch, 512, 1 | 2, (uint16_t)(h + 2)};
-    d->desc[h + 2] = (struct vdesc){(uintptr_t)&d->status[0], 1, 2, 0};
+    struct vio_desc *desc = d->q.desc;
+    desc[h] = (struct vio_desc){(uintptr_t)&d->hdr[0], 16, 1, (uint16_t)(h + 1)};
+    desc[h + 1] = (struct vio_desc){(uintptr_t)d->scratch, 512, 1 | 2, (uint16_t)(h + 2)};
+    desc[h + 2] = (struct vio_desc){(uintptr_t)&d->status[0], 1, 2, 0};
     uint16_t head = (uint16_t)h;
     if (!strcmp(k, "loop"))
-        d->desc[h + 2] = (struct vdesc){(uintptr_t)&d->status[0], 1, 1 | 2, (uint16_t)h};
+        desc[h + 2] = (struct vio_desc){(uintptr_t)&d->status[0], 1, 1 | 2, (uint16_t)h};
     else if (!strcmp(k, "oob"))
-        d->desc[h + 1].addr = 0xFFFFFFFFF000ULL;
+        desc[h + 1].addr = 0xFFFFFFFFF000ULL;
     else if (!strcmp(k, "huge"))
-        d->desc[h + 1].len = 0xFFFFFFF0u;
+        desc[h + 1].len = 0xFFFFFFF0u;
     else if (!strcmp(k, "zero"))
-        d->desc[h + 1].len = 0;
+        desc[h + 1].len = 0;
     else if (!strcmp(k, "index"))
         head = 0xFFFF;
     else {
         con_printf("error: kind: expected loop, oob, huge, zero or index\n");
         return;
     }
-    post(d, head);
-    publish(d);
-    uint32_t len = 0;
-    long id = -1;
+    vio_post(&d->q, head);
+    vio_publish(&d->q);
+    uint32_t id, len = 0;
+    int got;
     uint64_t end = timer_now_ns() + (head == 0xFFFF ? 200000000ULL : WAIT_NS);
-    while (timer_now_ns() < end && used_idx(d) == d->used_seen)
+    while (!(got = vio_used(&d->q, &id, &len)) && timer_now_ns() < end)
         cpu_relax();
-    if (used_idx(d) != d->used_seen)
-        id = wait_one(d, &len);
-    int nr = (r8(d->common + 0x14) & 0x40) != 0;
+    int nr = vio_needs_reset(&d->vio);
     if (nr) {
         d->ready = 0;
         /* without MSI-X the config-change interrupt is INTx (level): reading the ISR
          * acknowledges it and lowers the line, as an interrupt handler would */
-        if (d->isr)
-            (void)r8(d->isr);
+        vio_isr_ack(&d->vio);
     }
     con_printf("blk bad disk=%u kind=%s len=%ld status=%u needs_reset=%d\n",
-               (unsigned)(d - disks), k, id < 0 ? -1L : (long)len, d->status[0], nr);
+               (unsigned)(d - disks), k, got ? (long)len : -1L, d->status[0], nr);
 }
 
 static void vblk_irq(unsigned vector)
@@ -472,26 +370,16 @@ static void cmd_irq(struct cmd_args *a)
     if (!d)
         return;
     unsigned i = (unsigned)(d - disks), vec = VEC_VBLK + i;
-    unsigned cap = pci_find_cap(d->slot, 0x11, 0);
-    if (!cap) {
+    cpu_set_handler(vec, vblk_irq);
+    if (vio_msix_entry(&d->vio, 1, vec) < 0) { /* entry 1: this CPU, fixed, edge */
         con_printf("error: disk %u has no MSI-X capability\n", i);
         return;
     }
-    uint32_t tbl = pci_read32(d->slot, cap + 4);
-    uint64_t t = pci_bar(d->slot, tbl & 7) + (tbl & ~7u);
-    cpu_set_handler(vec, vblk_irq);
-    w32(t + 16, 0xFEE00000u | lapic_id() << 12); /* entry 1: this CPU, fixed, edge */
-    w32(t + 20, 0);
-    w32(t + 24, vec);
-    w32(t + 28, 0); /* unmasked */
-    pci_write16(d->slot, cap + 2, 0x8000);
-    w16(d->common + 0x16, 0);
-    w16(d->common + 0x1A, 1);
-    if (r16(d->common + 0x1A) != 1) {
+    if (vio_queue_vector(&d->vio, 0, 1) != 1) {
         con_printf("error: disk %u refused MSI-X vector 1 for queue 0\n", i);
         return;
     }
-    d->avail[0] = 0; /* interrupts wanted now */
+    d->q.avail[0] = 0; /* interrupts wanted now */
     uint64_t before = irq_count[i];
     unsigned st = 0;
     for (int k = 0; k < 8 && st == 0; k++)
@@ -514,7 +402,7 @@ void vblk_cmd(struct guest *g, struct cmd_args *a)
         con_printf("blk disks=%u\n", ndisks);
         for (unsigned i = 0; i < ndisks; i++)
             con_printf("blk disk=%u slot=%u sectors=%lu ro=%d serial=\"%s\"\n", i,
-                       disks[i].slot, disks[i].sectors, disks[i].ro, disks[i].serial);
+                       disks[i].vio.slot, disks[i].sectors, disks[i].ro, disks[i].serial);
     } else if (!strcmp(sub, "write") || !strcmp(sub, "verify")) {
         cmd_rw(g, a, sub[0] == 'v');
     } else if (!strcmp(sub, "flush") || !strcmp(sub, "discard")) {

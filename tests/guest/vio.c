@@ -1,5 +1,5 @@
 /*
- * tests/guest/vio.c - virtio 1.x modern PCI helpers for the balloon and vsock drivers (see
+ * tests/guest/vio.c - virtio 1.x modern PCI helpers for the guest's virtio drivers (see
  * vio.h). Register offsets are those of struct virtio_pci_common_cfg. Threads: boot CPU.
  */
 #include "vio.h"
@@ -79,13 +79,13 @@ int vio_begin(struct vio_dev *d, uint32_t want, uint32_t *got)
     return 0;
 }
 
-int vio_msix(struct vio_dev *d, unsigned vector)
+int vio_msix_entry(struct vio_dev *d, unsigned entry, unsigned vector)
 {
     unsigned cap = pci_find_cap(d->slot, 0x11, 0);
     if (!cap)
         return -1;
     uint32_t tbl = pci_read32(d->slot, cap + 4);
-    uint64_t t = pci_bar(d->slot, tbl & 7) + (tbl & ~7u);
+    uint64_t t = pci_bar(d->slot, tbl & 7) + (tbl & ~7u) + 16 * entry;
     w32(t + 0, 0xFEE00000u | lapic_id() << 12);
     w32(t + 4, 0);
     w32(t + 8, vector);
@@ -93,6 +93,11 @@ int vio_msix(struct vio_dev *d, unsigned vector)
     pci_write16(d->slot, cap + 2, 0x8000);
     d->msix = 1;
     return 0;
+}
+
+int vio_msix(struct vio_dev *d, unsigned vector)
+{
+    return vio_msix_entry(d, 0, vector);
 }
 
 int vio_intx(struct vio_dev *d, unsigned vector)
@@ -113,6 +118,13 @@ uint16_t vio_config_vector(struct vio_dev *d, uint16_t entry)
 {
     w16(d->common + C_MSIX, entry);
     return r16(d->common + C_MSIX);
+}
+
+uint16_t vio_queue_vector(struct vio_dev *d, unsigned n, uint16_t entry)
+{
+    w16(d->common + C_QSEL, (uint16_t)n);
+    w16(d->common + C_QMSIX, entry);
+    return r16(d->common + C_QMSIX);
 }
 
 int vio_queue(struct vio_dev *d, unsigned n, struct vio_q *q, uint8_t *mem, uint16_t size,
@@ -158,13 +170,23 @@ void vio_post(struct vio_q *q, uint16_t head)
     q->avail_idx++;
 }
 
-void vio_publish(struct vio_q *q)
+void vio_expose(struct vio_q *q)
 {
     barrier();
     q->avail[1] = q->avail_idx;
     mb();
+}
+
+void vio_kick(struct vio_q *q)
+{
+    w16(q->notify, 0);
+}
+
+void vio_publish(struct vio_q *q)
+{
+    vio_expose(q);
     if (!(*(volatile uint16_t *)q->used & 1))
-        w16(q->notify, 0);
+        vio_kick(q);
 }
 
 int vio_used(struct vio_q *q, uint32_t *id, uint32_t *len)

@@ -1,7 +1,7 @@
 /*
  * tests/guest/vio.h - the small virtio 1.x PCI (modern) layer shared by the test guest's
- * balloon and vsock drivers: device lookup, capability walk, reset and feature negotiation,
- * split-queue set-up in identity-mapped RAM, MSI-X entry 0 to a vector, posting and
+ * blk, net, balloon and vsock drivers: device lookup, capability walk, reset and feature
+ * negotiation, split-queue set-up in identity-mapped RAM, MSI-X entries, posting and
  * harvesting buffers. Threads: the boot CPU (command loop and its idle-time services).
  * Trust: the device is the VMM under test; nothing here waits.
  */
@@ -43,6 +43,8 @@ int vio_find(unsigned id, unsigned transitional, unsigned from);
 int vio_begin(struct vio_dev *d, uint32_t want, uint32_t *got);
 /* Points MSI-X entry 0 at vector on this CPU and enables MSI-X; 0, or -1 without MSI-X. */
 int vio_msix(struct vio_dev *d, unsigned vector);
+/* The same for MSI-X table entry `entry` (fixed, edge, unmasked); 0, or -1 without MSI-X. */
+int vio_msix_entry(struct vio_dev *d, unsigned entry, unsigned vector);
 /* Sets up queue n with size entries (power of two <= 256, <= the device's maximum) in mem
  * (VIO_QMEM bytes, page-aligned); msix: MSI-X entry or 0xFFFF. 0 or -1. */
 int vio_queue(struct vio_dev *d, unsigned n, struct vio_q *q, uint8_t *mem, uint16_t size,
@@ -58,6 +60,8 @@ uint8_t vio_isr_ack(struct vio_dev *d);
 /* Sets msix_config (entry for config changes, 0xFFFF none); returns what the device kept
  * (0xFFFF if it refused the entry). */
 uint16_t vio_config_vector(struct vio_dev *d, uint16_t entry);
+/* Sets queue n's MSI-X entry (0xFFFF none); returns what the device kept. */
+uint16_t vio_queue_vector(struct vio_dev *d, unsigned n, uint16_t entry);
 /* Whether the device needs a reset. */
 int vio_needs_reset(struct vio_dev *d);
 
@@ -65,9 +69,21 @@ int vio_needs_reset(struct vio_dev *d);
 void vio_post(struct vio_q *q, uint16_t head);
 /* Makes posted buffers visible and notifies the device unless it asked not to be. */
 void vio_publish(struct vio_q *q);
+/* Makes posted buffers visible without notifying (a later vio_publish kicks). */
+void vio_expose(struct vio_q *q);
+/* Notifies the device of queue q, whatever it asked. */
+void vio_kick(struct vio_q *q);
 /* Takes the next used entry: 1 (id, len filled) or 0 if none. */
 int vio_used(struct vio_q *q, uint32_t *id, uint32_t *len);
 
+static inline uint8_t vio_cfg8(const struct vio_dev *d, unsigned off)
+{
+    return *(volatile uint8_t *)(uintptr_t)(d->devcfg + off);
+}
+static inline uint16_t vio_cfg16(const struct vio_dev *d, unsigned off)
+{
+    return *(volatile uint16_t *)(uintptr_t)(d->devcfg + off);
+}
 static inline uint32_t vio_cfg32(const struct vio_dev *d, unsigned off)
 {
     return *(volatile uint32_t *)(uintptr_t)(d->devcfg + off);
