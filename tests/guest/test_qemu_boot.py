@@ -10,99 +10,20 @@ Skipped with its reason without /dev/kvm or qemu-system-x86_64.
 """
 import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.environ.get("ATOLL_SRCDIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "lib"))
 import atolltest as t  # noqa: E402
+from qemuguest import QemuGuest, find_qemu, guest_elf  # noqa: E402
 
-QEMU = shutil.which("qemu-system-x86_64")
-if not QEMU:
-    t.skip_all("qemu-system-x86_64 not installed (Debian package qemu-system-x86)")
-t.need_kvm()
-ELF = os.path.join(t.builddir(), "tests", "guest", "atoll-guest.elf")
-if not os.path.exists(ELF):
-    t.skip_all(f"{ELF} not built")
-
-
-class Guest:
-    def __init__(self, machine, smp, mem, cmdline, extra=()):
-        self.dir = t.tmpdir("atoll-guest-")
-        sock = os.path.join(self.dir, "console.sock")
-        self.monitor = os.path.join(self.dir, "monitor.sock")
-        args = [QEMU, "-M", machine, "-enable-kvm", "-cpu", "host,-arch-capabilities",
-                "-m", str(mem), "-smp", str(smp), "-display", "none", "-no-reboot",
-                "-monitor", f"unix:{self.monitor},server=on,wait=off", "-nodefaults", "-kernel", ELF, "-append", cmdline,
-                "-chardev", f"socket,id=con,path={sock},server=on,wait=on",
-                "-serial", "chardev:con", *extra]
-        self.proc = t.spawn(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-        self.sock = socket.socket(socket.AF_UNIX)
-        deadline = time.time() + 10
-        while True:
-            try:
-                self.sock.connect(sock)
-                break
-            except OSError:
-                if time.time() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("QEMU did not open its console socket: " +
-                                       self.proc.stderr.read().decode(errors="replace"))
-                time.sleep(0.05)
-        self.buf = b""
-
-    def expect(self, pattern, timeout=20):
-        """Reads until pattern (bytes regex) matches; returns the text up to the match end."""
-        deadline = time.time() + timeout
-        while True:
-            m = re.search(pattern, self.buf)
-            if m:
-                out, self.buf = self.buf[:m.end()], self.buf[m.end():]
-                return out.decode(errors="replace")
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                return None
-            if not data:
-                return None
-            self.buf += data
-
-    def command(self, line, timeout=20):
-        self.sock.sendall(line.encode() + b"\n")
-        out = self.expect(rb"atoll> ", timeout)
-        if out is None:
-            return None
-        # drop the echoed command line and the prompt
-        lines = out.replace("\r", "").split("\n")
-        return "\n".join(lines[1:-1])
-
-    def hmp(self, line):
-        """Sends one command to QEMU's human monitor."""
-        m = socket.socket(socket.AF_UNIX)
-        m.settimeout(5)
-        m.connect(self.monitor)
-        m.recv(4096)  # banner and prompt
-        m.sendall(line.encode() + b"\n")
-        time.sleep(0.2)
-        m.close()
-
-    def wait(self, timeout=20):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+QEMU = find_qemu()
+ELF = guest_elf()
 
 
 def boot_and_check(machine, smp, mem, button):
     cmdline = f"atoll.test={machine} quiet"
-    g = Guest(machine, smp, mem, cmdline)
+    g = QemuGuest(QEMU, ELF, machine, smp, mem, cmdline)
     what = f"{machine} -smp {smp} -m {mem}"
     t.ok(g.expect(rb'atoll-guest: booting cmdline="' + re.escape(cmdline.encode()) + rb'"') is not None,
          f"{what}: boot line with the command line")
@@ -151,8 +72,8 @@ def boot_and_check(machine, smp, mem, button):
 def panic_check(kind, want):
     """An unexpected exception ends in ATOLL PANIC and pvpanic (QEMU exits 1 with
     -action panic=exit-failure)."""
-    g = Guest("microvm", 1, 64, "panic test", ("-device", "pvpanic", "-action",
-                                                 "panic=exit-failure"))
+    g = QemuGuest(QEMU, ELF, "microvm", 1, 64, "panic test",
+                  ("-device", "pvpanic", "-action", "panic=exit-failure"))
     if not t.ok(g.expect(rb"atoll> ") is not None, f"fault {kind}: guest ready"):
         return
     g.sock.sendall(f"fault {kind}\n".encode())
