@@ -4,8 +4,8 @@
 - guest poweroff (from the guest's console) -> Halted, seen by an event.from wake-up;
 - guest reboot -> still Running on a new VMM; a guest panic with actions_after_crash=destroy
   -> Halted;
-- atolld restarted while a VM runs -> the VMM is adopted (still Running, same pid) and can
-  still be driven; nothing is started twice;
+- atolld restarted (SIGTERM, then SIGKILL) while a VM runs -> the VMM is adopted (still
+  Running, same pid) and can still be driven; nothing is started twice;
 - the VMM killed while atolld is down -> marked Halted on the next start; a VMM that hangs
   meanwhile is killed and marked Halted (never left running next to a new one).
 Skipped with its reason without /dev/kvm, the guest image or atolld. Every wait is bounded.
@@ -139,6 +139,16 @@ def run(d, state, kernel, pids):
     con = Console(d, api.sid, vm)
     t.ok(con.wait_for("ATOLL READY"), "its console is reachable after the restart")
     con.close()
+
+    # atolld killed outright (SIGKILL) while the VM runs: adopted again as well
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.proc.wait(timeout=10)
+    t.ok(pid_alive(pid), "the VMM outlives a SIGKILLed atolld")
+    d = apitest.Atolld(state_dir=state, root_pw=None)
+    api = Api(d)
+    rec = api.call("VM.get_record", vm)
+    t.ok(rec["power_state"] == "Running" and int(rec["domid"]) == pid,
+         "after kill -9 and restart: still Running on the same VMM")
 
     # an adopted VMM that exits is still noticed
     ps = say_until(d, api, vm, "poweroff",
