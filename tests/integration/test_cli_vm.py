@@ -18,12 +18,7 @@ import clitest as ct  # noqa: E402
 import vmmtest as v  # noqa: E402
 from apitest import t  # noqa: E402
 
-t.need_kvm()
-if not os.path.exists(v.vmm_path()):
-    t.skip_all("atoll-vmm is not built")
-img = v.guest_image()
-if not img:
-    t.skip_all("the test guest is not built (make -C tests/guest)")
+img = v.need_guest()
 d = a.Atolld(extra=["--vmm", v.vmm_path()])
 cli = ct.Cli(d)
 x = d.xml_unix()

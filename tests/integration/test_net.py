@@ -24,12 +24,7 @@ import nettest as n  # noqa: E402
 import vmmtest as v  # noqa: E402
 from vmmtest import t  # noqa: E402
 
-t.need_kvm()
-if not os.path.exists(v.vmm_path()):
-    t.skip_all("atoll-vmm is not built")
-img = v.guest_image()
-if not img:
-    t.skip_all("the test guest is not built (make -C tests/guest)")
+img = v.need_guest()
 n.need_netadmin()
 if not n.shutil.which("ping"):
     t.skip_all("ping (iputils-ping) is not installed")

@@ -13,12 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmmtest as v  # noqa: E402
 from vmmtest import t  # noqa: E402
 
-t.need_kvm()
-if not os.path.exists(v.vmm_path()):
-    t.skip_all("atoll-vmm is not built")
-img = v.guest_image()
-if not img:
-    t.skip_all("the test guest is not built (make -C tests/guest)")
+img = v.need_guest()
 
 host = sorted(os.sched_getaffinity(0))
 first, last = host[0], host[-1]

@@ -18,9 +18,7 @@ import vmmtest as v  # noqa: E402
 from vmmtest import t  # noqa: E402
 from pvhfixture import make_pvh  # noqa: E402
 
-t.need_kvm()
-if not os.path.exists(v.vmm_path()):
-    t.skip_all("atoll-vmm is not built")
+v.need_vmm()
 guest = os.path.join(t.builddir(), "tests", "unit", "hypervisor", "virtio", "vblk_guest.elf")
 if not os.path.exists(guest):
     t.skip_all("the virtio-blk probe guest is not built (make -C tests/unit/hypervisor/virtio check)")

@@ -17,9 +17,7 @@ import vmmtest as v  # noqa: E402
 from vmmtest import t  # noqa: E402
 from pvhfixture import make_bzimage, make_pvh  # noqa: E402
 
-t.need_kvm()
-if not os.path.exists(v.vmm_path()):
-    t.skip_all("atoll-vmm is not built")
+v.need_vmm()
 d = t.tmpdir()
 img = {a: make_pvh(os.path.join(d, a + ".elf"), a)
        for a in ("poweroff", "reboot", "panic", "triplefault", "echo", "halt")}

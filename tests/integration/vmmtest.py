@@ -27,6 +27,22 @@ def guest_image():
     return p if os.path.isfile(p) else None
 
 
+def need_vmm():
+    """Skips the whole test without /dev/kvm or a built atoll-vmm."""
+    t.need_kvm()
+    if not os.path.exists(vmm_path()):
+        t.skip_all("atoll-vmm is not built")
+
+
+def need_guest():
+    """need_vmm(), then the built test guest: its path, or the whole test is skipped."""
+    need_vmm()
+    img = guest_image()
+    if not img:
+        t.skip_all("the test guest is not built (make -C tests/guest)")
+    return img
+
+
 def run_vmm(args, timeout=30, env=None):
     """Runs atoll-vmm to completion: (status, stdout, stderr)."""
     e = dict(os.environ)
