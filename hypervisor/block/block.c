@@ -93,6 +93,7 @@ static void image_free(struct blk_image *img)
     free(img->backing_file);
     free(img->backing_format);
     free(img->backing_path);
+    free(img->dirty_bitmap);
     free(img);
 }
 
@@ -284,6 +285,8 @@ int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t le
     pthread_rwlock_rdlock(&img->io_lock);
     int r = range_ok(img, offset, len) ? (len ? img->drv->write(img, buf, offset, len) : 0)
                                        : -EINVAL;
+    if (r != -EINVAL)
+        blk_dirty_mark(img, offset, len); /* even after an error: the data may have changed */
     pthread_rwlock_unlock(&img->io_lock);
     __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     return r;
@@ -311,6 +314,8 @@ int blk_discard(struct blk_image *img, uint64_t offset, uint64_t len)
     excl_lock(img);
     int r = range_ok(img, offset, len) ? (len ? img->drv->discard(img, offset, len) : 0)
                                        : -EINVAL;
+    if (r != -EINVAL)
+        blk_dirty_mark(img, offset, len);
     excl_unlock(img);
     __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     return r;
@@ -370,6 +375,8 @@ int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint6
     pthread_rwlock_rdlock(&img->io_lock);
     if (!range_ok(img, offset, total))
         r = -EINVAL;
+    else
+        blk_dirty_mark(img, offset, total);
     for (int i = 0; i < iovcnt && r == 0; i++) {
         if (iov[i].iov_len)
             r = img->drv->write(img, iov[i].iov_base, offset, iov[i].iov_len);
@@ -409,6 +416,8 @@ int blk_write_zeroes(struct blk_image *img, uint64_t offset, uint64_t len)
         return write_zero_bytes(img, offset, len);
     excl_lock(img);
     int r = range_ok(img, a, b - a) ? img->drv->write_zeroes(img, a, b - a) : -EINVAL;
+    if (r != -EINVAL)
+        blk_dirty_mark(img, a, b - a);
     excl_unlock(img);
     __atomic_store_n(&img->unflushed, 1, __ATOMIC_RELEASE);
     if (r == -ENOTSUP)
@@ -434,6 +443,8 @@ int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err)
     excl_lock(img);
     uint64_t old_size = img->size;
     int r = new_size == old_size ? 0 : img->drv->resize(img, new_size, err);
+    if (r == 0 && new_size != old_size)
+        blk_dirty_resize(img, old_size);
     excl_unlock(img);
     if (r < 0 || new_size <= old_size)
         return r;

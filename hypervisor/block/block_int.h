@@ -72,6 +72,9 @@ struct blk_image {
     uint32_t zero_granularity;  /* write_zeroes unit (set by the driver's open) */
     enum blk_lock_mode lock_mode;
     int unflushed;              /* writes completed since the last flush (atomic) */
+    uint64_t *dirty_bitmap;     /* block_dirty.c; NULL when not tracking */
+    uint64_t dirty_nbits;
+    uint32_t dirty_granularity;
     int corrupt_logged;
     void *priv;                 /* driver state */
 };
@@ -107,6 +110,10 @@ extern struct blk_io_observer *blk_io_observer;
  * without OFD locks are used unlocked.
  */
 int blk_lock_apply(struct blk_image *img, enum blk_lock_mode mode, struct atoll_err *err);
+
+/* block_dirty.c: mark under io_lock (shared is enough); resize under io_lock exclusive. */
+void blk_dirty_mark(struct blk_image *img, uint64_t off, uint64_t len);
+void blk_dirty_resize(struct blk_image *img, uint64_t old_size);
 
 /* Reads the backing chain's data for [off, off+len) of img; zeros where it has none. */
 int blk_read_backing(struct blk_image *img, void *buf, uint64_t off, size_t len);

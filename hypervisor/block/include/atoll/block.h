@@ -203,6 +203,19 @@ int blk_resize(struct blk_image *img, uint64_t new_size, struct atoll_err *err);
 int blk_set_backing(struct blk_image *img, const char *backing_file,
                     enum blk_format backing_format, struct atoll_err *err);
 
+/*
+ * Dirty tracking, for mirroring a disk while it is in use and for incremental backup: once
+ * enabled, every write, discard, write_zeroes and grow marks the granularity-sized blocks it
+ * touches (a power of two >= 512). blk_dirty_take hands the bitmap over (bit i covers bytes
+ * [i * granularity, (i + 1) * granularity); *bitmap is the caller's to free) and starts an
+ * empty one, atomically with respect to writes: a write either is in the bitmap taken or
+ * will be in the next one. Tracking lives in memory only. 0, or -1 with err set.
+ */
+int blk_dirty_enable(struct blk_image *img, uint32_t granularity, struct atoll_err *err);
+void blk_dirty_disable(struct blk_image *img);
+int blk_dirty_take(struct blk_image *img, uint64_t **bitmap, uint64_t *nbits,
+                   uint32_t *granularity, struct atoll_err *err);
+
 struct blk_info {
     enum blk_format format;
     uint64_t virtual_size;

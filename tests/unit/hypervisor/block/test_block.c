@@ -515,6 +515,113 @@ static void threads(void)
     free(ref);
 }
 
+struct mirror_writer {
+    struct blk_image *img;
+    uint64_t size, seed;
+    int stop, bad;
+};
+
+static void *mirror_writer_main(void *arg)
+{
+    struct mirror_writer *m = arg;
+    uint8_t buf[40000];
+    uint64_t x = m->seed | 1;
+    for (int i = 0; !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE) || i < 50; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t len = 1 + x % sizeof(buf), off = (x >> 24) % (m->size - len);
+        bt_fill(buf, len, x);
+        int r = (i % 11 == 10) ? blk_discard(m->img, off, len) : blk_write(m->img, buf, off, len);
+        if (r < 0)
+            m->bad++;
+    }
+    return NULL;
+}
+
+/* Copies the blocks set in bm from src to dst. */
+static int copy_dirty(struct blk_image *src, struct blk_image *dst, const uint64_t *bm,
+                      uint64_t nbits, uint32_t g, uint8_t *buf)
+{
+    uint64_t size = blk_get_size(src), n = 0;
+    for (uint64_t b = 0; b < nbits; b++) {
+        if (!(bm[b / 64] & (1ULL << (b % 64))))
+            continue;
+        uint64_t off = b * g, len = size - off < g ? size - off : g;
+        if (blk_read(src, buf, off, len) < 0 || blk_write(dst, buf, off, len) < 0)
+            return -1;
+        n++;
+    }
+    return (int)n;
+}
+
+/* Mirroring a disk that is being written: full copy, then dirty rounds, then a last one. */
+static void dirty_tracking(void)
+{
+    struct atoll_err err = ATOLL_ERR_INIT;
+    const uint64_t size = 8 << 20;
+    const uint32_t g = 65536;
+    struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2, .size = size, .cluster_size = 4096};
+    struct blk_create_opts r = {.format = BLK_FORMAT_RAW, .size = size};
+    blk_create(bt_path("msrc.qcow2"), &o, &err);
+    blk_create(bt_path("mdst.raw"), &r, &err);
+    struct blk_image *src = NULL, *dst = NULL;
+    blk_open(bt_path("msrc.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &src, &err);
+    blk_open(bt_path("mdst.raw"), BLK_FORMAT_RAW, BLK_OPEN_RDWR, &dst, &err);
+    if (!ok(src && dst && blk_dirty_enable(src, g, &err) == 0, "[dirty] tracking enabled")) {
+        blk_close(src);
+        blk_close(dst);
+        return;
+    }
+    uint64_t *bm = NULL, nbits = 0;
+    uint32_t gg = 0;
+    blk_write(src, "x", 70000, 1);                 /* block 1 */
+    blk_write_zeroes(src, 200000, 100000);        /* blocks 3, 4 */
+    blk_discard(src, 7 << 20, 4096);              /* block 112 */
+    ok(blk_dirty_take(src, &bm, &nbits, &gg, &err) == 0 && nbits == size / g && gg == g &&
+       bm[0] == ((1ULL << 1) | (1ULL << 3) | (1ULL << 4)) && bm[1] == (1ULL << (112 - 64)),
+       "[dirty] exactly the touched blocks are marked");
+    free(bm);
+    ok(blk_dirty_take(src, &bm, &nbits, &gg, &err) == 0 && bm[0] == 0 && bm[1] == 0,
+       "[dirty] taking resets the bitmap");
+    free(bm);
+
+    struct mirror_writer mw = {src, size, bt_rand(), 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, mirror_writer_main, &mw);
+    uint8_t *buf = atoll_malloc(g);
+    int bad = 0;
+    for (uint64_t off = 0; off < size; off += g) /* full copy while the writer runs */
+        bad += blk_read(src, buf, off, g) < 0 || blk_write(dst, buf, off, g) < 0;
+    for (int round = 0; round < 5; round++) {
+        if (blk_dirty_take(src, &bm, &nbits, &gg, &err) < 0 ||
+            copy_dirty(src, dst, bm, nbits, gg, buf) < 0)
+            bad++;
+        free(bm);
+    }
+    __atomic_store_n(&mw.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    /* last round with the writer stopped (a VM would be paused here) */
+    if (blk_dirty_take(src, &bm, &nbits, &gg, &err) < 0 ||
+        copy_dirty(src, dst, bm, nbits, gg, buf) < 0)
+        bad++;
+    free(bm);
+    uint8_t *a = bt_read_image(src), *b = bt_read_image(dst);
+    ok(!bad && !mw.bad && a && b && memcmp(a, b, size) == 0,
+       "[dirty] a mirror made while writing (full copy + dirty rounds) equals the source");
+    free(a);
+    free(b);
+    free(buf);
+    ok(blk_resize(src, size * 2, &err) == 0 && blk_dirty_take(src, &bm, &nbits, &gg, &err) == 0 &&
+       nbits == 2 * size / g && bm[nbits / 64 - 1] == ~0ULL, "[dirty] growing marks the new area");
+    free(bm);
+    blk_dirty_disable(src);
+    ok(blk_dirty_take(src, &bm, &nbits, &gg, &err) == -1, "[dirty] disabled: nothing to take");
+    atoll_err_clear(&err);
+    blk_close(src);
+    blk_close(dst);
+}
+
 static void locks(void)
 {
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -586,6 +693,7 @@ int main(void)
     chain_limits();
     hostile_headers();
     threads();
+    dirty_tracking();
     locks();
     return tap_done();
 }
