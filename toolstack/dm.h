@@ -24,7 +24,7 @@
  * until both are done. Stored records stay readable across versions: missing
  * fields take their defaults, unknown ones are dropped.
  */
-#define TS_DM_SCHEMA_VERSION 2
+#define TS_DM_SCHEMA_VERSION 3
 
 enum ts_dm_kind {
     TS_DM_STRING,

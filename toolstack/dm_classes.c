@@ -389,6 +389,7 @@ const struct ts_dm_class ts_dm_class_host = {
 static const struct ts_dm_field host_metrics_fields[] = {
     F("uuid", STR, DRO),
     F("memory_total", INT, DRO),
+    F("memory_free", INT, DRO), /* deprecated in XAPI, still sent; xe shows memory-free */
     F("live", BOOL, DRO),
     F("last_updated", DATETIME, DRO),
     F("other_config", MAP(STR, STR), RW),
@@ -668,5 +669,6 @@ const unsigned ts_dm_nclasses = ATOLL_ARRAY_SIZE(ts_dm_classes);
 const struct ts_dm_schema_mark ts_dm_schema_history[] = {
     {1, 0x39b216d1292d021a},
     {2, 0x9130c019f0842bee}, /* + Bond, VLAN, VM_appliance, DR_task, GPUs, VTPM, SM, PCI */
+    {3, 0xeb79322dcb43bad7}, /* + host_metrics.memory_free */
 };
 const unsigned ts_dm_schema_history_len = ATOLL_ARRAY_SIZE(ts_dm_schema_history);
