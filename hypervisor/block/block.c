@@ -129,6 +129,7 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
         }
     }
     enum blk_format found = probe(fd);
+    int probed = format == BLK_FORMAT_AUTO;
     if (format == BLK_FORMAT_AUTO)
         format = found;
     else if (format == BLK_FORMAT_QCOW2 && found != BLK_FORMAT_QCOW2) {
@@ -156,6 +157,7 @@ static int open_one(const char *path, enum blk_format format, unsigned flags,
         img->file_size_at_open = end > 0 ? (uint64_t)end : 0;
     }
     img->drv = driver_for(format);
+    img->probed_raw = probed && format == BLK_FORMAT_RAW;
     if ((flags & BLK_OPEN_SHARE) && rw) {
         blk_err_invalid(err, "flags", "share", "BLK_OPEN_SHARE needs a read-only open of '%s'",
                         path);
@@ -278,10 +280,29 @@ int blk_read(struct blk_image *img, void *buf, uint64_t offset, size_t len)
     return r;
 }
 
+/*
+ * A raw image found by probing must not become a qcow2 image by a guest write (the guest
+ * could then name any host file as its backing file): refuse writes that would put the
+ * qcow2 magic at offset 0, as QEMU does for probed raw images.
+ */
+static int forges_magic(struct blk_image *img, const void *buf, uint64_t off, size_t len)
+{
+    if (!img->probed_raw || off >= 4)
+        return 0;
+    uint8_t head[4];
+    if (blk_pread(img->fd, head, sizeof(head), 0) < 0)
+        return 1;
+    for (uint64_t i = off; i < 4 && i - off < len; i++)
+        head[i] = ((const uint8_t *)buf)[i - off];
+    return memcmp(head, "QFI\xfb", 4) == 0;
+}
+
 int blk_write(struct blk_image *img, const void *buf, uint64_t offset, size_t len)
 {
     if (img->read_only)
         return -EROFS;
+    if (forges_magic(img, buf, offset, len))
+        return -EPERM;
     pthread_rwlock_rdlock(&img->io_lock);
     int r = range_ok(img, offset, len) ? (len ? img->drv->write(img, buf, offset, len) : 0)
                                        : -EINVAL;
@@ -372,6 +393,17 @@ int blk_writev(struct blk_image *img, const struct iovec *iov, int iovcnt, uint6
     int r = iov_total(iov, iovcnt, &total);
     if (r < 0)
         return r;
+    if (iovcnt > 0 && offset < 4 && img->probed_raw) { /* the head may span segments */
+        uint8_t head[4];
+        size_t n = 0;
+        for (int i = 0; i < iovcnt && n < sizeof(head); i++) {
+            size_t k = iov[i].iov_len < sizeof(head) - n ? iov[i].iov_len : sizeof(head) - n;
+            memcpy(head + n, iov[i].iov_base, k);
+            n += k;
+        }
+        if (forges_magic(img, head, offset, n))
+            return -EPERM;
+    }
     pthread_rwlock_rdlock(&img->io_lock);
     if (!range_ok(img, offset, total))
         r = -EINVAL;

@@ -76,6 +76,7 @@ struct blk_image {
     uint64_t dirty_nbits;
     uint32_t dirty_granularity;
     int corrupt_logged;
+    int probed_raw;             /* raw by probing: writes may not forge a format header */
     void *priv;                 /* driver state */
 };
 

@@ -6,6 +6,9 @@
  * pread/pwrite happens outside it. Discard, resize, info and check are exclusive (they wait
  * for in-flight I/O). Backing images are read-only with their own locks, taken top-down.
  * Trust: image files are untrusted; every header field and table entry is bounded before use.
+ * A backing file name is followed as written (absolute paths too): for images from an
+ * untrusted source, open with BLK_OPEN_NO_BACKING and vet blk_info().backing_file first, and
+ * pass the format explicitly (probing raw is only safe because of the -EPERM rule below).
  */
 #ifndef ATOLL_BLOCK_H
 #define ATOLL_BLOCK_H
@@ -26,7 +29,8 @@
  *   VALUE_NOT_SUPPORTED [field, value, reason]  a valid image using a feature we do not do
  *   OPERATION_NOT_ALLOWED [reason]         read-only image, unsafe shrink, loops, in use
  *   INTERNAL_ERROR [message]               I/O error (err->sys_errno is set)
- * Hot-path errnos: -EINVAL range beyond the disk, -EROFS read-only image, -EIO corrupt
+ * Hot-path errnos: -EINVAL range beyond the disk, -EROFS read-only image, -EPERM a write
+ * that would turn a raw image opened by probing into a qcow2 header (as QEMU), -EIO corrupt
  * metadata met during I/O (logged once per image), -ENOSPC/-EFBIG the image file cannot
  * grow, other -errno from pread/pwrite/fdatasync.
  *

@@ -65,6 +65,23 @@ int main(void)
        "data survives close and reopen");
     blk_close(img);
 
+    /* a probed raw image must not be turned into a qcow2 header by a guest write */
+    img = NULL;
+    blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    is_int(img ? blk_write(img, "QFI\xfb", 0, 4) : 0, -EPERM,
+           "probed raw: writing the qcow2 magic at offset 0 is -EPERM");
+    is_int(img ? blk_write(img, "QF", 0, 2) : -1, 0, "probed raw: other bytes at 0 are fine");
+    is_int(img ? blk_write(img, "I\xfb", 2, 2) : 0, -EPERM,
+           "probed raw: completing the magic piecewise is -EPERM too");
+    blk_close(img);
+    img = NULL;
+    blk_open(path, BLK_FORMAT_RAW, BLK_OPEN_RDWR, &img, &err);
+    is_int(img ? blk_write(img, "QFI\xfb", 0, 4) : -1, 0,
+           "explicit raw: the caller knows, the write is allowed");
+    blk_write(img, ref, 0, 4);
+    blk_close(img);
+    img = NULL;
+
     ok(blk_open(bt_path("missing.raw"), BLK_FORMAT_AUTO, 0, &img, &err) == -1 &&
        err.code == ATOLL_E_INTERNAL_ERROR && err.sys_errno == ENOENT,
        "missing file: INTERNAL_ERROR with ENOENT");
