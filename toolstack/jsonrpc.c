@@ -411,6 +411,11 @@ int ts_json_decode(const char *buf, size_t len, struct atoll_value **out, struct
 
 /* ---------------------------------------------------------------- encoding */
 
+/* Bytes copied as they are: printable ASCII but the quote and the backslash. */
+static const unsigned char json_plain[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1, /* not " \\ */
+};
+
 static void put_json_string(struct ts_strbuf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -419,7 +424,7 @@ static void put_json_string(struct ts_strbuf *b, const char *str, size_t n)
     size_t start = 0, i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (json_plain[c]) {
             i++;
             continue;
         }
@@ -469,13 +474,17 @@ void ts_json_encode(struct ts_strbuf *b, const struct atoll_value *v)
         ts_strbuf_puts(b, atoll_value_get_bool(v) ? "true" : "false");
         return;
     case ATOLL_VALUE_INT:
-        snprintf(tmp, sizeof(tmp), "%" PRId64, atoll_value_get_int(v));
-        ts_strbuf_puts(b, tmp);
+        ts_strbuf_put_i64(b, atoll_value_get_int(v));
         return;
     case ATOLL_VALUE_DOUBLE: {
         double d = atoll_value_get_double(v);
         if (isnan(d) || isinf(d)) {
             ts_strbuf_puts(b, "null");
+            return;
+        }
+        if (d == (double)(int64_t)d && d > -1e15 && d < 1e15 && (d != 0 || !signbit(d))) {
+            ts_strbuf_put_i64(b, (int64_t)d); /* what %.15g writes for these, then ".0" */
+            ts_strbuf_puts(b, ".0");
             return;
         }
         snprintf(tmp, sizeof(tmp), "%.15g", d);

@@ -8,6 +8,7 @@
 #define TS_STRBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,21 @@ static inline void ts_strbuf_putc(struct ts_strbuf *b, char c)
     ts_strbuf_reserve(b, 1);
     b->p[b->len++] = c;
     b->p[b->len] = '\0';
+}
+
+/* Appends a signed decimal, as printf's PRId64 would write it (no snprintf on hot paths). */
+static inline void ts_strbuf_put_i64(struct ts_strbuf *b, int64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof(tmp), *p = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    ts_strbuf_add(b, p, (size_t)(e - p));
 }
 
 /* Returns the NUL-terminated contents (caller frees) and resets the buffer. */

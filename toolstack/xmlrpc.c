@@ -483,6 +483,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * Appends s escaped for XML text. Bytes XML 1.0 cannot carry (control
  * characters, invalid UTF-8) become '?'; CR is kept as a character reference.
  */
+/* Bytes copied as they are: printable ASCII but for the three markup characters. */
+static const unsigned char xml_plain[256] = {
+    [0x20 ... 0x25] = 1, [0x27 ... 0x3b] = 1, [0x3d] = 1, [0x3f ... 0x7f] = 1, /* not & < > */
+};
+
 static void put_escaped(struct ts_strbuf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -491,7 +496,7 @@ static void put_escaped(struct ts_strbuf *b, const char *str, size_t n)
         unsigned char c = s[i];
         const char *rep = NULL;
         size_t adv = 1;
-        if (c >= 0x20 && c < 0x80 && c != '<' && c != '>' && c != '&') {
+        if (xml_plain[c]) {
             i++;
             continue;
         }
@@ -528,6 +533,10 @@ static void put_escaped(struct ts_strbuf *b, const char *str, size_t n)
 static void put_double(struct ts_strbuf *b, double d)
 {
     char tmp[40];
+    if (d == (double)(int64_t)d && d > -1e15 && d < 1e15 && (d != 0 || !signbit(d))) {
+        ts_strbuf_put_i64(b, (int64_t)d); /* what %.15g writes for these, without printf */
+        return;
+    }
     if (isnan(d) || isinf(d)) {
         snprintf(tmp, sizeof(tmp), "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
     } else {
@@ -540,7 +549,6 @@ static void put_double(struct ts_strbuf *b, double d)
 
 void ts_xmlrpc_encode_value(struct ts_strbuf *b, const struct atoll_value *v)
 {
-    char tmp[40];
     switch (atoll_value_type(v)) {
     case ATOLL_VALUE_NIL:
         ts_strbuf_puts(b, "<value></value>");
@@ -551,8 +559,9 @@ void ts_xmlrpc_encode_value(struct ts_strbuf *b, const struct atoll_value *v)
         ts_strbuf_puts(b, "</value>");
         return;
     case ATOLL_VALUE_INT:
-        snprintf(tmp, sizeof(tmp), "<value>%" PRId64 "</value>", atoll_value_get_int(v));
-        ts_strbuf_puts(b, tmp);
+        ts_strbuf_puts(b, "<value>");
+        ts_strbuf_put_i64(b, atoll_value_get_int(v));
+        ts_strbuf_puts(b, "</value>");
         return;
     case ATOLL_VALUE_BOOL:
         ts_strbuf_puts(b, atoll_value_get_bool(v) ? "<value><boolean>1</boolean></value>"

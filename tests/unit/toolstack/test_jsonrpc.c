@@ -45,6 +45,11 @@ static void test_codec(void)
     roundtrip("9223372036854775808", "9.2233720368547758e+18", "beyond int64 becomes a float");
     roundtrip("60.1", "60.1", "float");
     roundtrip("1e2", "100.0", "exponent is a float, kept a float");
+    roundtrip("-0.0", "-0.0", "negative zero");
+    roundtrip("-3.0", "-3.0", "negative whole float");
+    roundtrip("999999999999999.0", "999999999999999.0", "largest whole float without exponent");
+    roundtrip("1e15", "1e+15", "1e15 as printf's %.15g writes it");
+    roundtrip("[0, -1, -9223372036854775807]", "[0,-1,-9223372036854775807]", "ints");
     roundtrip("\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\"", "\"\xc3\xa9\xf0\x9f\x98\x80\\n\\\"\\\\/\"",
               "escapes and surrogate pairs");
     roundtrip("\"\xc3\xa9\"", "\"\xc3\xa9\"", "raw UTF-8 kept");

@@ -168,6 +168,16 @@ static void test_encode(void)
     expect_encoding(atoll_value_int(1073741824), "<value>1073741824</value>",
                     "int64 as a decimal string");
     expect_encoding(atoll_value_int(-5), "<value>-5</value>", "negative int");
+    expect_encoding(atoll_value_int(INT64_MIN), "<value>-9223372036854775808</value>", "int64 min");
+    expect_encoding(atoll_value_int(0), "<value>0</value>", "zero");
+    expect_encoding(atoll_value_double(1.0), "<value><double>1</double></value>",
+                    "whole double as %.15g writes it");
+    expect_encoding(atoll_value_double(-0.0), "<value><double>-0</double></value>",
+                    "negative zero");
+    expect_encoding(atoll_value_double(-42.0), "<value><double>-42</double></value>",
+                    "negative whole double");
+    expect_encoding(atoll_value_double(1e15), "<value><double>1e+15</double></value>",
+                    "1e15 with an exponent");
     expect_encoding(atoll_value_bool(1), "<value><boolean>1</boolean></value>", "bool");
     expect_encoding(atoll_value_double(60.1), "<value><double>60.1</double></value>", "double");
     expect_encoding(atoll_value_double(0.1 + 0.2),
