@@ -203,95 +203,44 @@ static void cmd_query(struct vmm_control *c, char *arg, char *out, size_t outlen
     }
 }
 
-/* virtio: disk commands are answered by hypervisor/virtio/vdevs.c (vdevs_control) */
-static void cmd_disks(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "disks", arg, out, outlen);
-}
-static void cmd_disk(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "disk", arg, out, outlen);
-}
-static void cmd_disk_stats(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "disk-stats", arg, out, outlen);
-}
-static void cmd_disk_poll(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "disk-poll", arg, out, outlen);
-}
-static void cmd_disk_resize(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "disk-resize", arg, out, outlen);
-}
-
-/* virtio-net: NIC commands, also answered by vdevs_control (hypervisor/virtio/net.h) */
-static void cmd_nics(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "nics", arg, out, outlen);
-}
-static void cmd_nic(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "nic", arg, out, outlen);
-}
-static void cmd_nic_stats(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "nic-stats", arg, out, outlen);
-}
-static void cmd_nic_link(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "nic-link", arg, out, outlen);
-}
-
-/* issue 3: answered by hypervisor/hotplug.c */
-static void cmd_shutdown(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vmm_hotplug_control(c->vm, "shutdown", arg, out, outlen);
-}
-static void cmd_reboot(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vmm_hotplug_control(c->vm, "reboot", arg, out, outlen);
-}
-static void cmd_cpu_add(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vmm_hotplug_control(c->vm, "cpu-add", arg, out, outlen);
-}
-static void cmd_cpu_remove(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vmm_hotplug_control(c->vm, "cpu-remove", arg, out, outlen);
-}
-static void cmd_vcpus(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vmm_hotplug_control(c->vm, "vcpus", arg, out, outlen);
-}
-static void cmd_pin(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vmm_hotplug_control(c->vm, "pin", arg, out, outlen);
-}
-
-/* balloon: the guest's memory target (hypervisor/virtio/balloon.h) */
-static void cmd_balloon(struct vmm_control *c, char *arg, char *out, size_t outlen)
-{
-    vdevs_control(c->vm->vdevs, "balloon", arg, out, outlen);
-}
+/* Who answers a command: a cmd_* function here, or another module given the command's name:
+ * vdevs_control (hypervisor/virtio/vdevs.c: disks, NICs, balloon) or vmm_hotplug_control
+ * (hypervisor/hotplug.c, issue 3). */
+enum cmd_owner { OWN_HERE, OWN_VDEVS, OWN_HOTPLUG };
 
 static const struct {
     const char *name;
-    cmd_fn fn;
+    cmd_fn fn; /* OWN_HERE only */
     int takes_arg;
+    enum cmd_owner owner;
 } commands[] = {
-    {"status", cmd_status, 0},   {"pause", cmd_pause, 0},     {"resume", cmd_resume, 0},
-    {"destroy", cmd_destroy, 0}, {"query", cmd_query, 1},     {"version", cmd_version, 0},
-    {"help", cmd_help, 0},
-    {"disks", cmd_disks, 0},     {"disk", cmd_disk, 1},       /* virtio */
-    {"disk-stats", cmd_disk_stats, 1}, {"disk-poll", cmd_disk_poll, 1},
-    {"disk-resize", cmd_disk_resize, 1}, /* virtio */
-    {"shutdown", cmd_shutdown, 0}, {"reboot", cmd_reboot, 0},   /* issue 3 */
-    {"cpu-add", cmd_cpu_add, 1}, {"cpu-remove", cmd_cpu_remove, 1},
-    {"vcpus", cmd_vcpus, 1}, {"pin", cmd_pin, 1},
-    {"nics", cmd_nics, 0},       {"nic", cmd_nic, 1},         /* virtio-net */
-    {"nic-stats", cmd_nic_stats, 1}, {"nic-link", cmd_nic_link, 1},
-    {"balloon", cmd_balloon, 1}, /* balloon: */
+    {"status", cmd_status, 0, OWN_HERE},
+    {"pause", cmd_pause, 0, OWN_HERE},
+    {"resume", cmd_resume, 0, OWN_HERE},
+    {"destroy", cmd_destroy, 0, OWN_HERE},
+    {"query", cmd_query, 1, OWN_HERE},
+    {"version", cmd_version, 0, OWN_HERE},
+    {"help", cmd_help, 0, OWN_HERE},
+    /* virtio */
+    {"disks", NULL, 0, OWN_VDEVS},
+    {"disk", NULL, 1, OWN_VDEVS},
+    {"disk-stats", NULL, 1, OWN_VDEVS},
+    {"disk-poll", NULL, 1, OWN_VDEVS},
+    {"disk-resize", NULL, 1, OWN_VDEVS},
+    /* issue 3 */
+    {"shutdown", NULL, 0, OWN_HOTPLUG},
+    {"reboot", NULL, 0, OWN_HOTPLUG},
+    {"cpu-add", NULL, 1, OWN_HOTPLUG},
+    {"cpu-remove", NULL, 1, OWN_HOTPLUG},
+    {"vcpus", NULL, 1, OWN_HOTPLUG},
+    {"pin", NULL, 1, OWN_HOTPLUG},
+    /* virtio-net (hypervisor/virtio/net.h) */
+    {"nics", NULL, 0, OWN_VDEVS},
+    {"nic", NULL, 1, OWN_VDEVS},
+    {"nic-stats", NULL, 1, OWN_VDEVS},
+    {"nic-link", NULL, 1, OWN_VDEVS},
+    /* balloon: the guest's memory target (hypervisor/virtio/balloon.h) */
+    {"balloon", NULL, 1, OWN_VDEVS},
 };
 
 void vmm_control_execute(struct vmm_control *c, const char *line, char *out, size_t outlen)
@@ -320,7 +269,12 @@ void vmm_control_execute(struct vmm_control *c, const char *line, char *out, siz
             snprintf(m, sizeof(m), "'%s' takes no argument", s);
             return err(out, outlen, "BAD_ARGUMENT", m);
         }
-        commands[i].fn(c, arg, out, outlen);
+        if (commands[i].owner == OWN_VDEVS)
+            vdevs_control(c->vm->vdevs, commands[i].name, arg, out, outlen);
+        else if (commands[i].owner == OWN_HOTPLUG)
+            vmm_hotplug_control(c->vm, commands[i].name, arg, out, outlen);
+        else
+            commands[i].fn(c, arg, out, outlen);
         return;
     }
     char m[160];
