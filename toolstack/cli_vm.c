@@ -34,11 +34,14 @@ static int report(struct cli_err *e)
     return -1;
 }
 
-/* The host named by name-label or uuid: ref (owned) or NULL after printing the error. */
-static struct atoll_value *find_host(struct cli *c, const char *name)
+/* The one record from `method` (a get_all_records; only templates if `templates`) whose uuid or
+ * name-label is name: its ref (owned), or NULL after printing the error, which calls it a
+ * `noun` and points to `list_cmd`. */
+static struct atoll_value *find_named(struct cli *c, const char *method, int templates,
+                                      const char *noun, const char *list_cmd, const char *name)
 {
     struct cli_err e = {0};
-    ATOLL_AUTOVALUE all = cli_call(c, "host.get_all_records", NULL, 0, &e);
+    ATOLL_AUTOVALUE all = cli_call(c, method, NULL, 0, &e);
     if (!all) {
         report(&e);
         return NULL;
@@ -49,6 +52,11 @@ static struct atoll_value *find_host(struct cli *c, const char *name)
         const char *ref;
         struct atoll_value *rec;
         atoll_value_struct_at(all, i, &ref, &rec);
+        if (templates) {
+            const struct atoll_value *t = atoll_value_struct_get(rec, "is_a_template");
+            if (!t || atoll_value_type(t) != ATOLL_VALUE_BOOL || !atoll_value_get_bool(t))
+                continue;
+        }
         const char *u = atoll_value_struct_get_string(rec, "uuid");
         const char *l = atoll_value_struct_get_string(rec, "name_label");
         if ((u && strcmp(u, name) == 0) || (l && strcmp(l, name) == 0)) {
@@ -57,8 +65,10 @@ static struct atoll_value *find_host(struct cli *c, const char *name)
         }
     }
     if (matches != 1) {
-        fprintf(stderr, matches ? "Several hosts are called '%s': give its uuid\n"
-                                : "No host named '%s' (see host-list)\n", name);
+        if (matches)
+            fprintf(stderr, "Several %ss are called '%s': give its uuid\n", noun, name);
+        else
+            fprintf(stderr, "No %s named '%s' (see %s)\n", noun, name, list_cmd);
         atoll_value_unref(found);
         return NULL;
     }
@@ -92,7 +102,8 @@ int cli_cmd_vm_power(struct cli *c, const struct cli_cmd *cmd)
     if (!ops[op].forced && (c->force || cli_arg(c, "force")))
         return cli_usage(c, "--force is not an option of %s", cmd->name);
     const char *on = ops[op].flags ? cli_arg(c, "on") : NULL;
-    ATOLL_AUTOVALUE host = on ? find_host(c, on) : NULL;
+    ATOLL_AUTOVALUE host =
+        on ? find_named(c, "host.get_all_records", 0, "host", "host-list", on) : NULL;
     if (on && !host)
         return -1;
     struct cli_view *v;
@@ -210,42 +221,6 @@ static int set(struct cli *c, struct atoll_value *ref, const char *method,
     struct atoll_value *p[] = {ref, value};
     ATOLL_AUTOVALUE r = cli_call(c, method, p, 2, &e);
     return r ? 0 : report(&e);
-}
-
-/* The template named by name-label or uuid: ref (owned) or NULL after printing the error. */
-static struct atoll_value *find_template(struct cli *c, const char *name)
-{
-    struct cli_err e = {0};
-    ATOLL_AUTOVALUE all = cli_call(c, "VM.get_all_records", NULL, 0, &e);
-    if (!all) {
-        report(&e);
-        return NULL;
-    }
-    struct atoll_value *found = NULL;
-    unsigned matches = 0;
-    for (size_t i = 0; i < atoll_value_struct_len(all); i++) {
-        const char *ref;
-        struct atoll_value *rec;
-        atoll_value_struct_at(all, i, &ref, &rec);
-        const struct atoll_value *t = atoll_value_struct_get(rec, "is_a_template");
-        if (!t || atoll_value_type(t) != ATOLL_VALUE_BOOL || !atoll_value_get_bool(t))
-            continue;
-        const char *u = atoll_value_struct_get_string(rec, "uuid");
-        const char *l = atoll_value_struct_get_string(rec, "name_label");
-        if ((u && strcmp(u, name) == 0) || (l && strcmp(l, name) == 0)) {
-            matches++;
-            if (!found)
-                found = atoll_value_string(ref);
-        }
-    }
-    if (matches != 1) {
-        fprintf(stderr, matches ? "Several templates are called '%s': give its uuid\n"
-                                : "No template named '%s' (see vm-list is-a-template=true)\n",
-                name);
-        atoll_value_unref(found);
-        return NULL;
-    }
-    return found;
 }
 
 /* What vm-install was asked for. */
@@ -377,7 +352,8 @@ int cli_cmd_vm_install(struct cli *c, const struct cli_cmd *cmd)
     ATOLL_AUTOVALUE ref = NULL;
     ATOLL_AUTOVALUE trec = NULL;
     if (tmpl) {
-        ATOLL_AUTOVALUE t = find_template(c, tmpl);
+        ATOLL_AUTOVALUE t = find_named(c, "VM.get_all_records", 1, "template",
+                                       "vm-list is-a-template=true", tmpl);
         if (!t)
             return -1;
         ATOLL_AUTOVALUE nm = atoll_value_string(in.name);
