@@ -50,6 +50,23 @@ class Cli:
         return self.run(*(conn + list(args)), timeout=timeout)
 
 
+def exit_status(proc, timeout=30):
+    """proc's exit status, or None if it is still running after timeout seconds."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def send(proc, data):
+    """Writes bytes to proc's stdin; a process that already left is not an error here."""
+    try:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass
+
+
 def parse_records(text):
     """xe record blocks -> list of {name: (tag, value)}."""
     recs, cur = [], None

@@ -93,10 +93,7 @@ while time.time() < end:
         sent = True
     if pr.poll() is not None:
         break
-try:
-    prc = pr.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    prc = None
+prc = ct.exit_status(pr, 30)
 while True:  # what is left on the terminal
     r, _, _ = select.select([master], [], [], 0.2)
     if not r:
@@ -163,10 +160,7 @@ p = cli.spawn("event-wait", "class=vm", "other-config:phase=two", "timeout=60",
               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 time.sleep(0.5)
 a.value(x.VM.add_to_other_config(s, ref1, "phase", "two"))
-try:
-    rc = p.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    rc = None
+rc = ct.exit_status(p, 30)
 t.ok(rc == 0, "event-wait on a map entry wakes on add_to_other_config")
 rc, out, err = cli.run("event-wait", "class=vm", "name-label=never-there", "timeout=1")
 t.ok(rc == 1 and "timed out" in err, "event-wait timeout=1: exit 1, timed out")

@@ -54,10 +54,7 @@ w = cli.spawn("event-wait", "class=vm", "name-label=guest1", "power-state=runnin
               "timeout=120", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 rc, out, err = cli.run("vm-start", "vm=guest1", timeout=180)
 t.ok(rc == 0 and state(u) == "Running", f"vm-start vm=guest1: Running ({err.strip()})")
-try:
-    wrc = w.wait(timeout=60)
-except subprocess.TimeoutExpired:
-    wrc = None
+wrc = ct.exit_status(w, 60)
 t.is_eq(wrc, 0, "event-wait power-state=running wakes when the VM starts")
 t.is_eq(cli.out("vm-list", "power-state=running", "--minimal"), u,
         "vm-list power-state=running")
@@ -74,23 +71,12 @@ c = cli.spawn("console", "vm=guest1", stdin=subprocess.PIPE, stdout=subprocess.P
               stderr=subprocess.PIPE)
 got = read_until(c, b"ATOLL READY", 60)
 t.ok(b"ATOLL READY" in got, "console: the guest's READY line")
-try:
-    c.stdin.write(b"echo cli-console-check\n")
-    c.stdin.flush()
-except BrokenPipeError:
-    pass
+ct.send(c, b"echo cli-console-check\n")
 got = read_until(c, b"\ncli-console-check", 60)
 t.ok(b"\ncli-console-check" in got, "console: input reaches the guest, its answer comes back")
 alive = c.poll() is None
-try:
-    c.stdin.write(b"\x1d")
-    c.stdin.flush()
-except BrokenPipeError:
-    pass
-try:
-    crc = c.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    crc = None
+ct.send(c, b"\x1d")
+crc = ct.exit_status(c, 30)
 t.ok(alive and crc == 0, "console: Ctrl-] leaves with exit status 0")
 if not alive:
     t.diag(f"console ended early: {c.stderr.read().decode(errors='replace')}")
@@ -112,10 +98,7 @@ raw = termios.tcgetattr(slave)
 t.ok(b"press Ctrl-] to leave" in buf and b"ATOLL READY" in buf and
      not (raw[3] & termios.ICANON), "console on a terminal: banner, READY line, raw mode")
 os.write(master, b"\x1d")
-try:
-    crc = c.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    crc = None
+crc = ct.exit_status(c, 30)
 t.ok(crc == 0 and termios.tcgetattr(slave) == before,
      "console on a terminal: Ctrl-] leaves and the terminal settings come back")
 os.close(master)
@@ -125,21 +108,10 @@ os.close(slave)
 c = cli.spawn("-s", "127.0.0.1", "-p", str(d.https_port), "-pw", a.ROOT_PW, "console",
               "vm=guest1", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 got = read_until(c, b"ATOLL READY", 60)
-try:
-    c.stdin.write(b"echo over-tls-check\n")
-    c.stdin.flush()
-except BrokenPipeError:
-    pass
+ct.send(c, b"echo over-tls-check\n")
 got = read_until(c, b"\nover-tls-check", 60)
-try:
-    c.stdin.write(b"\x1d")
-    c.stdin.flush()
-except BrokenPipeError:
-    pass
-try:
-    crc = c.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    crc = None
+ct.send(c, b"\x1d")
+crc = ct.exit_status(c, 30)
 t.ok(b"\nover-tls-check" in got and crc == 0,
      "console over HTTPS: output, input and Ctrl-] work over TLS")
 
