@@ -179,16 +179,10 @@ static char *read_password_file(const char *path)
                 strerror(errno));
         return NULL;
     }
-    char buf[1100];
-    char *line = fgets(buf, sizeof(buf), f);
+    char *pw = atoll_read_secret_line(f);
     fclose(f);
-    if (!line) {
+    if (!pw)
         fprintf(stderr, "atolld: the root password file '%s' is empty\n", path);
-        return NULL;
-    }
-    buf[strcspn(buf, "\r\n")] = '\0';
-    char *pw = atoll_strdup(buf);
-    explicit_bzero(buf, sizeof(buf));
     return pw;
 }
 

@@ -285,16 +285,10 @@ static char *read_password_file(const char *path)
                 strerror(errno));
         return NULL;
     }
-    char buf[1100];
-    char *line = fgets(buf, sizeof(buf), f);
+    char *pw = atoll_read_secret_line(f);
     fclose(f);
-    if (!line) {
+    if (!pw)
         fprintf(stderr, "atoll: the password file '%s' is empty\n", path);
-        return NULL;
-    }
-    buf[strcspn(buf, "\r\n")] = '\0';
-    char *pw = atoll_strdup(buf);
-    explicit_bzero(buf, sizeof(buf));
     return pw;
 }
 
@@ -311,15 +305,9 @@ static char *prompt_password(const char *user, const char *host)
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet); /* echo off (and typeahead dropped) first */
     fprintf(stderr, "Password for %s@%s: ", user, host);
     fflush(stderr);
-    char buf[1100];
-    char *line = fgets(buf, sizeof(buf), stdin);
+    char *pw = atoll_read_secret_line(stdin);
     tcsetattr(STDIN_FILENO, TCSANOW, &old);
     fprintf(stderr, "\n");
-    if (!line)
-        return NULL;
-    buf[strcspn(buf, "\r\n")] = '\0';
-    char *pw = atoll_strdup(buf);
-    explicit_bzero(buf, sizeof(buf));
     return pw;
 }
 

@@ -190,3 +190,14 @@ int atoll_write_file_atomic(const char *path, const void *data, size_t len, unsi
     fsync_parent_dir(path);
     return 0;
 }
+
+char *atoll_read_secret_line(FILE *f)
+{
+    char buf[1100];
+    if (!fgets(buf, sizeof(buf), f))
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    char *line = atoll_strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return line;
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #define ATOLL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ATOLL_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -60,5 +61,8 @@ uint64_t atoll_now_ns(void);
 int atoll_write_all(int fd, const void *buf, size_t len);
 /* Atomically replaces path with data: write temp, fsync, rename, fsync dir. 0 or -1. */
 int atoll_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* One line from f (at most 1 KiB), without its CR/LF, owned by the caller; NULL at end of
+ * file or on a read error. The stack copy is wiped: meant for passwords and other secrets. */
+char *atoll_read_secret_line(FILE *f);
 
 #endif

@@ -1,4 +1,4 @@
-/* tests/unit/plugin-api/test_util.c - number parsing, sizes, atomic writes. */
+/* tests/unit/plugin-api/test_util.c - number parsing, sizes, atomic writes, secret lines. */
 #include "atoll/util.h"
 #include "tap.h"
 
@@ -31,6 +31,16 @@ int main(void)
     if (f)
         fclose(f);
     is_str(buf, "hello", "contents");
+    ok(atoll_write_file_atomic(path, "s3cret\r\nnext\n", 13, 0600) == 0, "secret file");
+    f = fopen(path, "r");
+    ATOLL_AUTOFREE char *l1 = f ? atoll_read_secret_line(f) : NULL;
+    ATOLL_AUTOFREE char *l2 = f ? atoll_read_secret_line(f) : NULL;
+    ATOLL_AUTOFREE char *l3 = f ? atoll_read_secret_line(f) : NULL;
+    if (f)
+        fclose(f);
+    is_str(l1, "s3cret", "read_secret_line: the first line without CR/LF");
+    is_str(l2, "next", "read_secret_line: the next line");
+    ok(l3 == NULL, "read_secret_line: NULL at end of file");
     unlink(path);
     rmdir(dir);
     return tap_done();
