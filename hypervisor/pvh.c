@@ -62,34 +62,31 @@ static int read_segs(const uint8_t *img, size_t len, struct seg *segs, unsigned 
         snprintf(errbuf, errlen, "not a little-endian ELF image");
         return -1;
     }
+    unsigned machine;
     if (img[EI_CLASS] == ELFCLASS64) {
         Elf64_Ehdr eh;
         if (len < sizeof(eh))
             goto trunc;
         memcpy(&eh, img, sizeof(eh));
-        if (eh.e_machine != EM_X86_64 && eh.e_machine != EM_386) {
-            snprintf(errbuf, errlen, "ELF machine %u is not x86", eh.e_machine);
-            return -1;
-        }
-        is64 = 1, phoff = eh.e_phoff, phnum = eh.e_phnum, phentsize = eh.e_phentsize;
-        if (phentsize != sizeof(Elf64_Phdr))
-            goto bad_ph;
+        is64 = 1, machine = eh.e_machine;
+        phoff = eh.e_phoff, phnum = eh.e_phnum, phentsize = eh.e_phentsize;
     } else if (img[EI_CLASS] == ELFCLASS32) {
         Elf32_Ehdr eh;
         if (len < sizeof(eh))
             goto trunc;
         memcpy(&eh, img, sizeof(eh));
-        if (eh.e_machine != EM_386 && eh.e_machine != EM_X86_64) {
-            snprintf(errbuf, errlen, "ELF machine %u is not x86", eh.e_machine);
-            return -1;
-        }
-        is64 = 0, phoff = eh.e_phoff, phnum = eh.e_phnum, phentsize = eh.e_phentsize;
-        if (phentsize != sizeof(Elf32_Phdr))
-            goto bad_ph;
+        is64 = 0, machine = eh.e_machine;
+        phoff = eh.e_phoff, phnum = eh.e_phnum, phentsize = eh.e_phentsize;
     } else {
         snprintf(errbuf, errlen, "unknown ELF class %u", img[EI_CLASS]);
         return -1;
     }
+    if (machine != EM_X86_64 && machine != EM_386) {
+        snprintf(errbuf, errlen, "ELF machine %u is not x86", machine);
+        return -1;
+    }
+    if (phentsize != (is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+        goto bad_ph;
     if (phnum == 0 || phnum > cap) {
         snprintf(errbuf, errlen, "ELF has %u program headers: expected 1..%u", phnum, cap);
         return -1;
