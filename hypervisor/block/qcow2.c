@@ -270,11 +270,17 @@ static int qcow2_set_backing(struct blk_image *img, const char *name, const char
         return io_fail(img, err, r, "read the header cluster");
     uint64_t bfo = qcow2_be64(c0 + 8);
     uint32_t bfs = qcow2_be32(c0 + 16);
-    uint32_t ext_end = bfo ? (uint32_t)bfo : cs, old_end = bfo ? (uint32_t)(bfo + bfs) : hl;
-    if (ext_end > cs || old_end > cs)
+    if (bfo && (bfo < hl || bfo > cs || bfs > cs - bfo))
         return bad_field(img, err, "backing_file_offset", bfo, "a name inside the header");
+    uint32_t ext_end = bfo ? (uint32_t)bfo : cs, old_end = bfo ? (uint32_t)(bfo + bfs) : hl;
     memcpy(nb, c0, hl);
     uint32_t pos = hl;
+    uint32_t fe = format ? 8 + (((uint32_t)strlen(format) + 7) & ~7u) : 0;
+    if ((uint64_t)hl + fe + 8 > cs) {
+        blk_err_invalid(err, "backing_file", name ? name : "", "the header of '%s' has no room "
+                        "for a backing file", img->path);
+        return -1;
+    }
     if (format) {
         uint32_t len = (uint32_t)strlen(format);
         qcow2_put_be32(nb + pos, QCOW2_EXT_BACKING_FORMAT);
@@ -300,13 +306,13 @@ static int qcow2_set_backing(struct blk_image *img, const char *name, const char
     }
     if (p > old_end)
         old_end = p < cs ? p : cs; /* rewrite the old area whole: no stale bytes after ours */
-    pos += 8; /* end marker */
     size_t blen = name ? strlen(name) : 0;
-    if (pos + blen > cs) {
-        blk_err_invalid(err, "backing_file", name, "backing file name does not fit in the "
-                        "header cluster of '%s'", img->path);
+    if ((uint64_t)pos + 8 + blen > cs) {
+        blk_err_invalid(err, "backing_file", name ? name : "", "backing file name does not "
+                        "fit in the header cluster of '%s'", img->path);
         return -1;
     }
+    pos += 8; /* end marker (zeros) */
     qcow2_put_be64(nb + 8, name ? pos : 0);
     qcow2_put_be32(nb + 16, (uint32_t)blen);
     memcpy(nb + pos, name ? name : "", blen);

@@ -368,6 +368,25 @@ static void hostile_headers(void)
     blk_close(img);
     img = NULL;
 
+    /* a header that fills its whole cluster has no room for a backing file name */
+    struct blk_create_opts os = {.format = BLK_FORMAT_QCOW2, .size = 1 << 20, .cluster_size = 512};
+    blk_create(bt_path("full.qcow2"), &os, &err);
+    {
+        size_t hlen;
+        uint8_t *hb = slurp(bt_path("full.qcow2"), &hlen);
+        hb[100] = 0, hb[101] = 0, hb[102] = 0x02, hb[103] = 0x00; /* header_length = 512 */
+        bt_write_file(bt_path("full.qcow2"), hb, hlen);
+        free(hb);
+    }
+    bt_write_file(bt_path("b.raw"), "b", 1);
+    img = NULL;
+    ok(blk_open(bt_path("full.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0 &&
+       blk_set_backing(img, "b.raw", BLK_FORMAT_RAW, &err) == -1 &&
+       err.code == ATOLL_E_INVALID_VALUE, "[hostile] no room for a backing name: clean error");
+    atoll_err_clear(&err);
+    blk_close(img);
+    img = NULL;
+
     /* corrupt tables met during I/O: -EIO, never a crash */
     blk_open(bt_path("h.qcow2"), BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
     uint8_t buf[4096] = {7};

@@ -95,6 +95,36 @@ static int exercise(const char *path, unsigned flags)
     return 1;
 }
 
+static void fuzz_seed(const char *what, const char *seedp, const char *path, int iterations)
+{
+    size_t len;
+    uint8_t *seed;
+    int fd = open(seedp, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        ok(0, "seed %s: cannot open", what);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    len = (size_t)st.st_size;
+    seed = atoll_malloc(len);
+    ok(pread(fd, seed, len, 0) == (ssize_t)len, "seed %s read (%zu bytes)", what, len);
+    close(fd);
+    uint8_t *work = atoll_malloc(len);
+    int opened = 0;
+    for (int i = 0; i < iterations; i++) {
+        memcpy(work, seed, len);
+        mutate(work, len);
+        bt_write_file(path, work, len);
+        opened += exercise(path, bt_below(2) ? BLK_OPEN_RDWR : 0);
+    }
+    ok(1, "%s: %d mutated images, %d opened and exercised, %d refused, no crash", what,
+       iterations, opened, iterations - opened);
+    free(seed);
+    free(work);
+}
+
 int main(void)
 {
     bt_init_in("/dev/shm"); /* many small files and syncs: tmpfs when there is one */
@@ -116,28 +146,19 @@ int main(void)
     }
     blk_discard(img, 8192, 4096);
     blk_close(img);
-    size_t len;
-    uint8_t *seed;
-    {
-        int fd = open(seedp, O_RDONLY);
-        struct stat st;
-        fstat(fd, &st);
-        len = (size_t)st.st_size;
-        seed = atoll_malloc(len);
-        ok(pread(fd, seed, len, 0) == (ssize_t)len, "seed image read (%zu bytes)", len);
-        close(fd);
+    fuzz_seed("512-byte clusters over a raw backing file", seedp, path, iterations);
+    /* a qemu-made image with compressed clusters (deflate streams, compressed L2 entries) */
+    if (bt_have("qemu-img")) {
+        uint8_t raw[65536];
+        for (size_t i = 0; i < sizeof(raw); i++)
+            raw[i] = (uint8_t)((i / 5) ^ (i >> 9));
+        bt_write_file(bt_path("c.raw"), raw, sizeof(raw));
+        bt_run(NULL, "qemu-img convert -c -f raw -O qcow2 -o cluster_size=4096 '%s' '%s'",
+               bt_path("c.raw"), bt_path("cseed.qcow2"));
+        fuzz_seed("compressed clusters (qemu-img convert -c)", bt_path("cseed.qcow2"), path,
+                  iterations / 2);
+    } else {
+        bt_skip("fuzzing a compressed image", "qemu-img not installed");
     }
-    uint8_t *work = atoll_malloc(len);
-    int opened = 0;
-    for (int i = 0; i < iterations; i++) {
-        memcpy(work, seed, len);
-        mutate(work, len);
-        bt_write_file(path, work, len);
-        opened += exercise(path, bt_below(2) ? BLK_OPEN_RDWR : 0);
-    }
-    ok(1, "%d mutated images: %d opened and exercised, %d refused, no crash", iterations,
-       opened, iterations - opened);
-    free(seed);
-    free(work);
     return tap_done();
 }
