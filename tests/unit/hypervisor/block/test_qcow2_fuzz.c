@@ -147,6 +147,22 @@ int main(void)
     blk_discard(img, 8192, 4096);
     blk_close(img);
     fuzz_seed("512-byte clusters over a raw backing file", seedp, path, iterations);
+    /* a version 2 image (72-byte header, no zero flag) */
+    struct blk_create_opts o2 = {.format = BLK_FORMAT_QCOW2, .size = 96 << 10,
+                                 .cluster_size = 1024, .qcow2_version = 2,
+                                 .backing_file = "back.raw", .backing_format = BLK_FORMAT_RAW};
+    const char *seed2 = bt_path("seed2.qcow2");
+    img = NULL;
+    if (blk_create(seed2, &o2, &err) == 0 &&
+        blk_open(seed2, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err) == 0) {
+        for (int i = 0; i < 12; i++) {
+            bt_fill(data, sizeof(data), (uint64_t)i + 100);
+            blk_write(img, data, bt_below((96 << 10) - sizeof(data)), 1 + bt_below(4096));
+        }
+        blk_close(img);
+    }
+    atoll_err_clear(&err);
+    fuzz_seed("qcow2 version 2", seed2, path, iterations / 2);
     /* a qemu-made image with compressed clusters (deflate streams, compressed L2 entries) */
     if (bt_have("qemu-img")) {
         uint8_t raw[65536];
