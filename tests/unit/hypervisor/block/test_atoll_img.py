@@ -19,9 +19,24 @@ QEMU = shutil.which("qemu-img")
 d = t.tmpdir("atoll-img-")
 
 
+last_stdout = ""
+
+
 def run(*args, tool=IMG):
+    """Runs a tool in the test directory: (exit status, stdout + stderr)."""
+    global last_stdout
     p = subprocess.run([tool, *args], cwd=d, capture_output=True, text=True, timeout=120)
+    last_stdout = p.stdout
     return p.returncode, p.stdout + p.stderr
+
+
+def info_json(path):
+    rc, out = run("info", "--json", path)
+    try:
+        return json.loads(last_stdout) if rc == 0 else {}
+    except ValueError:
+        t.diag(out)
+        return {}
 
 
 def qemu(*args):
@@ -36,8 +51,7 @@ rc, out = run("write", "-P", "0x11", "base.qcow2", "0", "64M")
 t.is_eq(rc, 0, "fill the base with 0x11")
 rc, out = run("create", "-b", "base.qcow2", "-F", "qcow2", "-c", "4096", "top.qcow2")
 t.is_eq(rc, 0, "create top.qcow2 over base (size from the backing file)")
-rc, out = run("info", "--json", "top.qcow2")
-info = json.loads(out) if rc == 0 else {}
+info = info_json("top.qcow2")
 t.is_eq(info.get("virtual-size"), 64 << 20, "info --json: virtual size taken from the base")
 t.is_eq(info.get("backing-filename"), "base.qcow2", "info --json: backing file")
 t.is_eq(info.get("cluster-size"), 4096, "info --json: cluster size")
@@ -70,8 +84,8 @@ rc, out = run("convert", "-O", "qcow2", "top.qcow2", "flat.qcow2")
 t.is_eq(rc, 0, "convert the chain into one standalone qcow2")
 rc, out = run("compare", "top.qcow2", "flat.qcow2")
 t.ok(rc == 0 and "identical" in out, "the converted image shows the same disk")
-rc, out = run("info", "--json", "flat.qcow2")
-t.ok(rc == 0 and "backing-filename" not in json.loads(out), "the converted image stands alone")
+info = info_json("flat.qcow2")
+t.ok(info and "backing-filename" not in info, "the converted image stands alone")
 rc, out = run("convert", "-O", "raw", "top.qcow2", "flat.raw")
 t.ok(rc == 0 and os.path.getsize(os.path.join(d, "flat.raw")) == 64 << 20,
      "convert to raw: 64 MiB file")
@@ -85,9 +99,7 @@ else:
 
 rc, out = run("resize", "top.qcow2", "+64M")
 t.is_eq(rc, 0, "resize top +64M")
-rc, out = run("info", "--json", "top.qcow2")
-t.is_eq(json.loads(out).get("virtual-size") if rc == 0 else None, 128 << 20,
-        "info: 128 MiB after resize")
+t.is_eq(info_json("top.qcow2").get("virtual-size"), 128 << 20, "info: 128 MiB after resize")
 rc, out = run("resize", "top.qcow2", "1M")
 t.ok(rc == 1 and "discard it first" in out, "shrinking over data refused with a clear message")
 rc, out = run("resize", "top.qcow2", "64M")
