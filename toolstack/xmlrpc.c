@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "atoll/util.h"
+#include "xmlrpc_fast.h"
 
 void ts_xmlrpc_init(void)
 {
@@ -331,6 +332,15 @@ static xmlDoc *parse_doc(const char *buf, size_t len, struct atoll_err *err)
 
 int ts_xmlrpc_decode_call(const char *buf, size_t len, char **method, struct atoll_value **params,
                           struct atoll_err *err)
+{
+    /* plain calls without a libxml2 tree; the same answer, anything else below */
+    if (ts_xmlrpc_fast_decode_call(buf, len, method, params))
+        return 0;
+    return ts_xmlrpc_decode_call_dom(buf, len, method, params, err);
+}
+
+int ts_xmlrpc_decode_call_dom(const char *buf, size_t len, char **method,
+                              struct atoll_value **params, struct atoll_err *err)
 {
     xmlDoc *doc = parse_doc(buf, len, err);
     if (!doc)

@@ -5,6 +5,7 @@
 #include "atoll/util.h"
 #include "tap.h"
 #include "xmlrpc.h"
+#include "xmlrpc_fast.h"
 
 static struct atoll_value *param(struct atoll_value *params, size_t i)
 {
@@ -276,6 +277,268 @@ static void test_envelopes(void)
     atoll_value_unref(frag);
 }
 
+/* ---- the direct decoder against libxml2's: same answer whenever it answers ---- */
+
+static int same_value(const struct atoll_value *a, const struct atoll_value *b)
+{
+    if (atoll_value_type(a) != atoll_value_type(b))
+        return 0;
+    switch (atoll_value_type(a)) {
+    case ATOLL_VALUE_STRING:
+        return atoll_value_string_length(a) == atoll_value_string_length(b) &&
+               memcmp(atoll_value_get_string(a), atoll_value_get_string(b),
+                      atoll_value_string_length(a)) == 0;
+    case ATOLL_VALUE_INT: return atoll_value_get_int(a) == atoll_value_get_int(b);
+    case ATOLL_VALUE_BOOL: return atoll_value_get_bool(a) == atoll_value_get_bool(b);
+    case ATOLL_VALUE_DOUBLE: return atoll_value_get_double(a) == atoll_value_get_double(b);
+    case ATOLL_VALUE_DATETIME: return atoll_value_get_datetime(a) == atoll_value_get_datetime(b);
+    case ATOLL_VALUE_ARRAY:
+        if (atoll_value_array_len(a) != atoll_value_array_len(b))
+            return 0;
+        for (size_t i = 0; i < atoll_value_array_len(a); i++)
+            if (!same_value(atoll_value_array_get((struct atoll_value *)a, i),
+                            atoll_value_array_get((struct atoll_value *)b, i)))
+                return 0;
+        return 1;
+    case ATOLL_VALUE_STRUCT:
+        if (atoll_value_struct_len(a) != atoll_value_struct_len(b))
+            return 0;
+        for (size_t i = 0; i < atoll_value_struct_len(a); i++) {
+            const char *k;
+            struct atoll_value *m;
+            atoll_value_struct_at(a, i, &k, &m);
+            const struct atoll_value *o = atoll_value_struct_get(b, k);
+            if (!o || !same_value(m, o))
+                return 0;
+        }
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+static unsigned fast_taken, fast_mismatch;
+
+/* Decodes doc both ways; counts a mismatch when the direct decoder answers differently. */
+static void differential(const char *doc, size_t len)
+{
+    char *fm = NULL, *dm = NULL;
+    struct atoll_value *fp = NULL, *dp = NULL;
+    struct atoll_err err = ATOLL_ERR_INIT;
+    int fast = ts_xmlrpc_fast_decode_call(doc, len, &fm, &fp);
+    int dom = ts_xmlrpc_decode_call_dom(doc, len, &dm, &dp, &err) == 0;
+    if (fast) {
+        fast_taken++;
+        if (!dom || strcmp(fm, dm) != 0 || !same_value(fp, dp)) {
+            if (fast_mismatch++ < 5)
+                diag("direct decoder differs on: %.*s", (int)len, doc);
+        }
+    } else if (fm || fp) {
+        fast_mismatch++;
+        diag("direct decoder declined but left results");
+    }
+    free(fm);
+    free(dm);
+    atoll_value_unref(fp);
+    atoll_value_unref(dp);
+    atoll_err_clear(&err);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static unsigned rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+static void ws(struct ts_strbuf *b)
+{
+    static const char *const w[] = {"", "", "", " ", "\n", "\n  ", "\t"};
+    ts_strbuf_puts(b, w[rnd(ATOLL_ARRAY_SIZE(w))]);
+}
+
+static void gen_text(struct ts_strbuf *b)
+{
+    static const char *const bits[] = {"a", "OpaqueRef:1", " ", "&amp;", "&lt;", "&gt;", "&quot;",
+                                       "&apos;", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                       "\n", "\t", "]]", ">", "42", "-7", "true", "1.5",
+                                       "20210628T11:25:34Z", "&#65;", "\r\n", "x y"};
+    unsigned n = rnd(5);
+    for (unsigned i = 0; i < n; i++)
+        ts_strbuf_puts(b, bits[rnd(ATOLL_ARRAY_SIZE(bits))]);
+}
+
+static void gen_value(struct ts_strbuf *b, int depth)
+{
+    static const char *const scalars[] = {"string", "int", "i4", "i8", "boolean", "double",
+                                          "dateTime.iso8601", "base64", "nil", "bogus"};
+    unsigned k = rnd(depth > 3 ? 3 : 6);
+    if (k == 0 && rnd(4) == 0) {
+        ts_strbuf_puts(b, "<value/>");
+        return;
+    }
+    ts_strbuf_puts(b, "<value>");
+    if (k <= 1) {
+        gen_text(b);
+    } else if (k == 2) {
+        const char *t = scalars[rnd(ATOLL_ARRAY_SIZE(scalars))];
+        ws(b);
+        if (rnd(6) == 0) {
+            ts_strbuf_puts(b, "<");
+            ts_strbuf_puts(b, t);
+            ts_strbuf_puts(b, "/>");
+        } else {
+            ts_strbuf_puts(b, "<");
+            ts_strbuf_puts(b, t);
+            ts_strbuf_puts(b, ">");
+            gen_text(b);
+            ts_strbuf_puts(b, "</");
+            ts_strbuf_puts(b, t);
+            ts_strbuf_puts(b, ">");
+        }
+        ws(b);
+    } else if (k == 3 || k == 4) {
+        ts_strbuf_puts(b, "<array>");
+        ws(b);
+        ts_strbuf_puts(b, "<data>");
+        for (unsigned i = rnd(4); i > 0; i--) {
+            ws(b);
+            gen_value(b, depth + 1);
+        }
+        ws(b);
+        ts_strbuf_puts(b, "</data>");
+        ws(b);
+        ts_strbuf_puts(b, "</array>");
+    } else {
+        ts_strbuf_puts(b, "<struct>");
+        for (unsigned i = rnd(4); i > 0; i--) {
+            ws(b);
+            ts_strbuf_puts(b, "<member>");
+            ws(b);
+            if (rnd(2)) {
+                ts_strbuf_puts(b, "<name>");
+                gen_text(b);
+                ts_strbuf_puts(b, "</name>");
+                ws(b);
+                gen_value(b, depth + 1);
+            } else {
+                gen_value(b, depth + 1);
+                ws(b);
+                ts_strbuf_puts(b, "<name>k");
+                gen_text(b);
+                ts_strbuf_puts(b, "</name>");
+            }
+            ws(b);
+            ts_strbuf_puts(b, "</member>");
+        }
+        ws(b);
+        ts_strbuf_puts(b, "</struct>");
+    }
+    ts_strbuf_puts(b, "</value>");
+}
+
+static void gen_call(struct ts_strbuf *b)
+{
+    static const char *const decls[] = {"", "<?xml version='1.0'?>\n", "<?xml version=\"1.0\"?>",
+                                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                                        "<?xml version='1.0' encoding='ISO-8859-1'?>", " "};
+    ts_strbuf_puts(b, decls[rnd(ATOLL_ARRAY_SIZE(decls))]);
+    ts_strbuf_puts(b, "<methodCall>");
+    ws(b);
+    ts_strbuf_puts(b, "<methodName>");
+    ws(b);
+    ts_strbuf_puts(b, rnd(8) ? "VM.get_record" : "");
+    ws(b);
+    ts_strbuf_puts(b, "</methodName>");
+    ws(b);
+    ts_strbuf_puts(b, "<params>");
+    for (unsigned i = rnd(4); i > 0; i--) {
+        ws(b);
+        ts_strbuf_puts(b, "<param>");
+        ws(b);
+        gen_value(b, 0);
+        ws(b);
+        ts_strbuf_puts(b, "</param>");
+    }
+    ws(b);
+    ts_strbuf_puts(b, "</params>");
+    ws(b);
+    ts_strbuf_puts(b, "</methodCall>");
+    ws(b);
+}
+
+static void test_fast_decoder(void)
+{
+    static const char *const fixed[] = {
+        "<?xml version='1.0'?>\n<methodCall>\n<methodName>VM.get_record</methodName>\n<params>\n"
+        "<param>\n<value><string>OpaqueRef:a</string></value>\n</param>\n</params>\n"
+        "</methodCall>\n",
+        "<methodCall><methodName>system.isAlive</methodName></methodCall>",
+        "<methodCall><params/><methodName>x</methodName></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value/></param></params>"
+        "</methodCall>",
+        "<methodCall><methodName>x</methodName><methodName>y</methodName></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value><struct><member><name>a"
+        "</name><value>1</value></member><member><name>a</name><value>2</value></member>"
+        "</struct></value></param></params></methodCall>",
+        "<!DOCTYPE x [<!ENTITY e 'boom'>]><methodCall><methodName>&e;</methodName></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value><![CDATA[<a>]]></value>"
+        "</param></params></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value>a]]>b</value></param>"
+        "</params></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value>\xff</value></param>"
+        "</params></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value>\xef\xbf\xbe</value>"
+        "</param></params></methodCall>",
+        "<methodCall><methodName>x</methodName><params><param><value><nil/></value></param>"
+        "<param><value><array><data/></array></value></param><param><value><struct/></value>"
+        "</param></params></methodCall>",
+        "<methodCall a='1'><methodName>x</methodName></methodCall>",
+        "<methodCall><methodName>x</methodName></methodCall><!-- tail -->",
+        "  <methodCall><methodName>x</methodName></methodCall>",
+    };
+    unsigned taken0 = fast_taken;
+    for (size_t i = 0; i < ATOLL_ARRAY_SIZE(fixed); i++)
+        differential(fixed[i], strlen(fixed[i]));
+    ok(fast_taken > taken0 + 4, "the direct decoder takes the plain calls (%u of %zu)",
+       fast_taken - taken0, ATOLL_ARRAY_SIZE(fixed));
+    char deep[4096] = "<methodCall><methodName>x</methodName><params><param>";
+    for (int d = 0; d < 34; d++)
+        strcat(deep, "<value><array><data>");
+    strcat(deep, "<value/>");
+    for (int d = 0; d < 34; d++)
+        strcat(deep, "</data></array></value>");
+    strcat(deep, "</param></params></methodCall>");
+    differential(deep, strlen(deep));
+    /* random documents, and each with a random byte changed, removed or added */
+    unsigned taken1 = fast_taken, n = 0;
+    for (int i = 0; i < 4000; i++) {
+        struct ts_strbuf b = {0};
+        gen_call(&b);
+        differential(b.p, b.len);
+        for (int m = 0; m < 3 && b.len > 1; m++) {
+            size_t at = rnd((unsigned)b.len);
+            static const char junk[] = "<>/&;\"' \n\r\txa\xc3\x80\0";
+            switch (rnd(3)) {
+            case 0: b.p[at] = junk[rnd(sizeof(junk))]; break;
+            case 1: memmove(b.p + at, b.p + at + 1, b.len - at); b.len--; break;
+            default:
+                ts_strbuf_putc(&b, 0);
+                memmove(b.p + at + 1, b.p + at, b.len - at - 1);
+                b.p[at] = junk[rnd(sizeof(junk))];
+            }
+            differential(b.p, b.len);
+        }
+        n += 4;
+        ts_strbuf_fini(&b);
+    }
+    is_int(fast_mismatch, 0, "the direct decoder never answers differently from libxml2 "
+           "(%u documents, %u taken)", n, fast_taken - taken1);
+    ok(fast_taken - taken1 > 1000, "and it takes a good share of them");
+}
+
 int main(void)
 {
     ts_xmlrpc_init();
@@ -284,5 +547,6 @@ int main(void)
     test_rejects();
     test_encode();
     test_envelopes();
+    test_fast_decoder();
     return tap_done();
 }
