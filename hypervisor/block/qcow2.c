@@ -52,6 +52,11 @@ static int parse_extensions(struct blk_image *img, const uint8_t *c0, uint32_t s
             img->backing_format = atoll_strndup((const char *)c0 + pos + 8, len);
         } else if (type == QCOW2_EXT_BITMAPS) {
             q->has_bitmaps = 1;
+            if (len >= 24) {
+                q->bitmaps_nb = qcow2_be32(c0 + pos + 8);
+                q->bitmaps_dir_size = qcow2_be64(c0 + pos + 16);
+                q->bitmaps_dir_offset = qcow2_be64(c0 + pos + 24);
+            }
         }
         uint64_t next = (uint64_t)pos + 8 + (((uint64_t)len + 7) & ~7ULL);
         if (next > end)

@@ -83,6 +83,9 @@ struct qcow2 {
     uint32_t nb_snapshots;
     uint64_t snapshots_offset;
     int has_bitmaps;
+    uint32_t bitmaps_nb;                /* bitmaps extension (counted by check while the */
+    uint64_t bitmaps_dir_size;          /* autoclear bit says they are consistent) */
+    uint64_t bitmaps_dir_offset;
     struct qcow2_l2_slot l2c[QCOW2_L2_SETS * QCOW2_L2_WAYS];
     struct qcow2_rb_slot rbc[QCOW2_RB_CACHE];
     uint64_t clock;

@@ -193,6 +193,54 @@ static void walk_snapshots(struct ck *k)
     inc(k, q->snapshots_offset, pos - q->snapshots_offset, "snapshot table");
 }
 
+/*
+ * Persistent bitmaps (while the autoclear bit says they are consistent; a read-write open
+ * clears it, and then qemu too counts their clusters as leaks): the directory, each
+ * bitmap's table and the data clusters the tables name.
+ */
+static void walk_bitmaps(struct ck *k)
+{
+    struct qcow2 *q = k->q;
+    uint64_t cs = q->cluster_size, fsize = k->n << q->cluster_bits;
+    uint64_t off = q->bitmaps_dir_offset, size = q->bitmaps_dir_size;
+    if (!aligned(k, off) || size > fsize || off > fsize - size || size > (64u << 20)) {
+        k->res->corruptions++;
+        say(k, "ERROR bitmap directory at %#llx (%llu bytes) is not inside the file",
+            (unsigned long long)off, (unsigned long long)size);
+        return;
+    }
+    inc(k, off, size, "bitmap directory");
+    ATOLL_AUTOFREE uint8_t *dir = atoll_malloc(size ? size : 1);
+    if (blk_pread(k->img->fd, dir, size, off) < 0) {
+        k->res->check_errors++;
+        return;
+    }
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < q->bitmaps_nb && pos + 24 <= size; i++) {
+        uint64_t toff = qcow2_be64(dir + pos);
+        uint32_t tsize = qcow2_be32(dir + pos + 8);
+        uint32_t name = (uint32_t)dir[pos + 18] << 8 | dir[pos + 19];
+        uint32_t extra = qcow2_be32(dir + pos + 20);
+        pos += (24 + (uint64_t)extra + name + 7) & ~7ULL;
+        if ((uint64_t)tsize * 8 > fsize || !aligned(k, toff) || toff > fsize - tsize * 8ULL) {
+            k->res->corruptions++;
+            say(k, "ERROR bitmap %u table is not inside the file", i);
+            continue;
+        }
+        inc(k, toff, (uint64_t)tsize * 8, "bitmap table");
+        ATOLL_AUTOFREE uint64_t *t = atoll_malloc((size_t)tsize * 8 + 8);
+        if (blk_pread(k->img->fd, t, (size_t)tsize * 8, toff) < 0) {
+            k->res->check_errors++;
+            continue;
+        }
+        for (uint32_t j = 0; j < tsize; j++) {
+            uint64_t d = qcow2_be64(&t[j]) & QCOW2_OFFSET_MASK;
+            if (d)
+                inc(k, d, cs, "bitmap data cluster");
+        }
+    }
+}
+
 int qcow2_check(struct blk_image *img, unsigned flags, struct blk_check_result *out,
                 struct atoll_err *err)
 {
@@ -215,8 +263,8 @@ int qcow2_check(struct blk_image *img, unsigned flags, struct blk_check_result *
     struct ck k = {.img = img, .q = q, .n = n, .res = out};
     k.ref = atoll_calloc(n ? n : 1, sizeof(uint16_t));
     k.l2buf = atoll_malloc(cs);
-    if (q->has_bitmaps)
-        say(&k, "note: persistent bitmaps are not checked; their clusters count as leaks");
+    if (q->has_bitmaps && (q->autoclear & 1))
+        walk_bitmaps(&k);
 
     inc(&k, 0, cs, "header");
     walk_l1(&k, q->l1_offset, q->l1_size, 1);
