@@ -298,6 +298,33 @@ static void refcount_widths_run(void)
     }
 }
 
+/* persistent bitmaps made by qemu: our check agrees with qemu-img before and after our writes */
+static void bitmaps_run(void)
+{
+    const char *path = bt_path("bitmaps.qcow2");
+    if (!have_qemu || bt_run(NULL, "qemu-img create -q -f qcow2 '%s' 16M && qemu-img bitmap "
+                             "--add '%s' bm0 && qemu-io -c 'write -P 1 0 4M' '%s'", path, path,
+                             path) != 0) {
+        bt_skip("[bitmaps] qemu-made image with a persistent bitmap", "qemu-img/qemu-io missing "
+                "or without bitmap support");
+        return;
+    }
+    struct atoll_err err = ATOLL_ERR_INIT;
+    struct blk_image *img = NULL;
+    struct blk_check_result cr = {0};
+    blk_open(path, BLK_FORMAT_AUTO, 0, &img, &err);
+    ok(img && blk_check(img, 0, &cr, &err) == 0 && cr.leaks == 0 && cr.corruptions == 0,
+       "[bitmaps] consistent bitmaps are counted: clean, as qemu-img check says");
+    blk_close(img);
+    img = NULL;
+    blk_open(path, BLK_FORMAT_AUTO, BLK_OPEN_RDWR, &img, &err);
+    ok(img && blk_write(img, "x", 0, 1) == 0 &&
+       blk_check(img, BLK_CHECK_REPAIR_LEAKS, &cr, &err) == 0 && cr.corruptions == 0,
+       "[bitmaps] after our read-write open the bitmaps are inconsistent: leaks repaired");
+    blk_close(img);
+    bt_qemu_check(path, "[bitmaps] qemu-img check clean afterwards");
+}
+
 static void leak_run(void)
 {
     struct atoll_err err = ATOLL_ERR_INIT;
@@ -352,6 +379,7 @@ int main(void)
     zeroes_run(3);
     zeroes_run(2);
     refcount_widths_run();
+    bitmaps_run();
     leak_run();
     return tap_done();
 }
