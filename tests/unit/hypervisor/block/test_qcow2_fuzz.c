@@ -173,6 +173,14 @@ int main(void)
                bt_path("c.raw"), bt_path("cseed.qcow2"));
         fuzz_seed("compressed clusters (qemu-img convert -c)", bt_path("cseed.qcow2"), path,
                   iterations / 2);
+        /* and one with a persistent bitmap (directory, table and data clusters) */
+        const char *bseed = bt_path("bseed.qcow2");
+        if (bt_run(NULL, "qemu-img create -q -f qcow2 -o cluster_size=4096 '%s' 1M && "
+                   "qemu-img bitmap --add '%s' b0 -g 4096 && "
+                   "qemu-io -c 'write -P 1 0 300k' '%s'", bseed, bseed, bseed) == 0)
+            fuzz_seed("persistent bitmap (qemu-img bitmap)", bseed, path, iterations / 2);
+        else
+            bt_skip("fuzzing an image with a bitmap", "qemu-img without bitmap support");
     } else {
         bt_skip("fuzzing a compressed image", "qemu-img not installed");
     }
