@@ -339,11 +339,28 @@ static uint32_t blk_request(struct vdev_blk *b, const struct vq_chain *c)
     return used;
 }
 
-/* Drains the avail ring of q. Returns requests handled, or -EIO if the queue broke. */
+/* Interrupt decisions are made once per drained batch, but at least every this many
+ * completions, so that a long batch of large requests does not hold back the first ones. */
+#define BLK_NOTIFY_BATCH 32
+
+static void blk_signal(struct blk_queue *q, struct vq *vq)
+{
+    if (vq_need_notify(vq)) {
+        vpci_notify_queue(&q->b->t, q->idx);
+        st_add(&q->b->st.irqs, 1);
+    }
+}
+
+/*
+ * Drains the avail ring of q. Used entries are published one by one (a polling driver sees
+ * each at once); whether the driver wants an interrupt is decided once per batch (one
+ * barrier). Returns requests handled, or -EIO if the queue broke.
+ */
 static int blk_process(struct blk_queue *q, struct vq *vq)
 {
     struct vdev_blk *b = q->b;
     int n = 0;
+    unsigned unsignalled = 0;
     for (;;) {
         int rc = vq_pop(vq, &q->chain);
         if (rc == 0)
@@ -354,6 +371,12 @@ static int blk_process(struct blk_queue *q, struct vq *vq)
             if (times % 1000 == 1)
                 log_warn("disk '%s': guest corrupted the virtqueue (%llu times); device needs "
                          "reset", blk_get_path(b->img), (unsigned long long)times);
+            if (unsignalled) {
+                /* the ring's suppression state is no longer trusted: an extra interrupt
+                 * for the requests completed before the break is harmless */
+                vpci_notify_queue(&b->t, q->idx);
+                st_add(&b->st.irqs, 1);
+            }
             vpci_set_needs_reset(&b->t);
             return -EIO;
         }
@@ -364,11 +387,13 @@ static int blk_process(struct blk_queue *q, struct vq *vq)
             st_add(&b->st.bad_chains, 1);
         vq_push(vq, q->chain.head, used);
         n++;
-        if (vq_need_notify(vq)) {
-            vpci_notify_queue(&b->t, q->idx);
-            st_add(&b->st.irqs, 1);
+        if (++unsignalled >= BLK_NOTIFY_BATCH) {
+            blk_signal(q, vq);
+            unsignalled = 0;
         }
     }
+    if (unsignalled)
+        blk_signal(q, vq);
     return n;
 }
 
@@ -386,13 +411,14 @@ static void *blk_thread(void *arg)
     uint64_t window_ns = 0; /* adaptive poll window, grows on hits, shrinks on misses */
 
     while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+        /* no kicks while the thread is awake anyway: each one is a VM exit */
+        vq_kicks_disable(vq);
         if (blk_process(q, vq) < 0)
             break;
         if (__atomic_load_n(&b->poll, __ATOMIC_RELAXED)) {
             uint64_t max_ns = (uint64_t)__atomic_load_n(&b->poll_us, __ATOMIC_RELAXED) * 1000;
             if (window_ns == 0 || window_ns > max_ns)
                 window_ns = max_ns;
-            vq_kicks_disable(vq);
             uint64_t deadline = atoll_now_ns() + window_ns;
             bool hit = false;
             unsigned spins = 0;

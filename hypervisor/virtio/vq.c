@@ -64,6 +64,8 @@ bool vq_has_avail(struct vq *vq)
 {
     if (vq->broken)
         return false;
+    if (vq->shadow_avail != vq->last_avail)
+        return true;
     return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
@@ -129,13 +131,18 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 {
     if (vq->broken)
         return -EIO;
-    uint16_t avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-    uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
-    if (pending == 0)
-        return 0;
-    if (pending > vq->size) {
-        vq->broken = true; /* the driver claims more buffers than the ring holds */
-        return -EIO;
+    /* avail->idx is read (a cache line the driver keeps writing) only when the entries seen
+     * last time are used up: one read per batch, not per request */
+    if (vq->shadow_avail == vq->last_avail) {
+        uint16_t avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+        uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
+        if (pending == 0)
+            return 0;
+        if (pending > vq->size) {
+            vq->broken = true; /* the driver claims more buffers than the ring holds */
+            return -EIO;
+        }
+        vq->shadow_avail = avail_idx;
     }
     uint16_t head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
     if (head >= vq->size) {

@@ -68,6 +68,7 @@ struct vq {
     volatile struct vq_avail *avail;
     volatile struct vq_used *used;
     uint16_t last_avail;     /* next avail slot to consume */
+    uint16_t shadow_avail;   /* avail->idx as last read and checked by vq_pop */
     uint16_t used_idx;       /* our copy of used->idx */
     uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
     bool signalled_valid;
