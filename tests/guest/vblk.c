@@ -34,6 +34,17 @@ struct vhdr {
     uint64_t sector;
 };
 
+/* One request slot: its header and status byte share one cache line and no other slot's,
+ * so that the device's reads and writes of one request never contend with the driver
+ * preparing the next. */
+struct vslot {
+    struct vhdr hdr;
+    volatile uint8_t status;
+    uint8_t pad[64 - sizeof(struct vhdr) - 1];
+};
+
+_Static_assert(sizeof(struct vslot) == 64 && QD_MAX * 64 <= 4096, "request slots");
+
 struct vblk {
     struct vio_dev vio;
     uint64_t sectors;
@@ -41,8 +52,7 @@ struct vblk {
     char serial[21];
     uint8_t *mem;                 /* the ring, headers, statuses, a scratch page */
     struct vio_q q;               /* queue 0 */
-    struct vhdr *hdr;             /* QD_MAX request headers */
-    volatile uint8_t *status;     /* QD_MAX status bytes */
+    struct vslot *slot;           /* QD_MAX request slots */
     uint8_t *scratch;             /* 4 KiB */
 };
 
@@ -70,8 +80,7 @@ static int vblk_setup(struct guest *g, struct vblk *d)
         d->mem = (uint8_t *)(uintptr_t)m;
     }
     memset(d->mem, 0, 6 * 4096);
-    d->hdr = (struct vhdr *)(d->mem + VIO_QMEM);
-    d->status = d->mem + VIO_QMEM + QD_MAX * sizeof(struct vhdr);
+    d->slot = (struct vslot *)(d->mem + VIO_QMEM); /* QD_MAX * 64 bytes, below scratch */
     d->scratch = d->mem + VIO_QMEM + 4096;
     if (vio_queue(&d->vio, 0, &d->q, d->mem, QSZ, 0xFFFF) < 0)
         return -5;
@@ -83,22 +92,31 @@ static int vblk_setup(struct guest *g, struct vblk *d)
     return 0;
 }
 
+/* Writes a descriptor only if it changes: an unchanged one stays cached on the device's
+ * CPU too (a benchmark reposts the same descriptors of a slot again and again). */
+static void set_desc(struct vio_desc *e, uint64_t addr, uint32_t len, uint16_t flags,
+                     uint16_t next)
+{
+    if (e->addr != addr || e->len != len || e->flags != flags || e->next != next)
+        *e = (struct vio_desc){addr, len, flags, next};
+}
+
 /* Fills request slot s (descriptors 3s..3s+2); the caller posts head 3s. */
 static void prep(struct vblk *d, unsigned s, uint32_t type, uint64_t sector, void *buf,
                  uint32_t len)
 {
-    d->hdr[s] = (struct vhdr){type, 0, sector};
-    d->status[s] = 0xEE;
+    d->slot[s].hdr = (struct vhdr){type, 0, sector};
+    d->slot[s].status = 0xEE;
     unsigned h = 3 * s;
     struct vio_desc *desc = d->q.desc;
-    desc[h] = (struct vio_desc){(uintptr_t)&d->hdr[s], 16, VIO_DESC_NEXT, (uint16_t)(h + 1)};
     if (len) {
         uint16_t fl = VIO_DESC_NEXT | (type == T_IN || type == T_GET_ID ? VIO_DESC_WRITE : 0);
-        desc[h + 1] = (struct vio_desc){(uintptr_t)buf, len, fl, (uint16_t)(h + 2)};
+        set_desc(&desc[h], (uintptr_t)&d->slot[s].hdr, 16, VIO_DESC_NEXT, (uint16_t)(h + 1));
+        set_desc(&desc[h + 1], (uintptr_t)buf, len, fl, (uint16_t)(h + 2));
     } else {
-        desc[h].next = (uint16_t)(h + 2);
+        set_desc(&desc[h], (uintptr_t)&d->slot[s].hdr, 16, VIO_DESC_NEXT, (uint16_t)(h + 2));
     }
-    desc[h + 2] = (struct vio_desc){(uintptr_t)&d->status[s], 1, VIO_DESC_WRITE, 0};
+    set_desc(&desc[h + 2], (uintptr_t)&d->slot[s].status, 1, VIO_DESC_WRITE, 0);
 }
 
 /* Waits for the next used entry; fills *len and returns its id, or -1 on timeout. */
@@ -123,7 +141,7 @@ static unsigned sync_req(struct vblk *d, uint32_t type, uint64_t sector, void *b
     vio_publish(&d->q);
     if (wait_one(d, &ulen) < 0)
         return ST_TIMEOUT;
-    return d->status[0];
+    return d->slot[0].status;
 }
 
 static void *arena_get(struct guest *g, uint64_t bytes)
@@ -291,7 +309,7 @@ static void cmd_bench(struct guest *g, struct cmd_args *a)
             if (s < QD_MAX && (busy & (1u << s))) {
                 busy &= ~(1u << s);
                 inflight--;
-                if (d->status[s] == 0)
+                if (d->slot[s].status == 0)
                     ops++;
                 else
                     errors++;
@@ -317,15 +335,15 @@ static void cmd_bad(struct guest *g, struct cmd_args *a)
         return;
     const char *k = a->argv[3];
     unsigned h = 100; /* descriptors 100..102, outside the request slots */
-    d->hdr[0] = (struct vhdr){T_IN, 0, 0};
-    d->status[0] = 0xEE;
+    d->slot[0].hdr = (struct vhdr){T_IN, 0, 0};
+    d->slot[0].status = 0xEE;
     struct vio_desc *desc = d->q.desc;
-    desc[h] = (struct vio_desc){(uintptr_t)&d->hdr[0], 16, 1, (uint16_t)(h + 1)};
+    desc[h] = (struct vio_desc){(uintptr_t)&d->slot[0].hdr, 16, 1, (uint16_t)(h + 1)};
     desc[h + 1] = (struct vio_desc){(uintptr_t)d->scratch, 512, 1 | 2, (uint16_t)(h + 2)};
-    desc[h + 2] = (struct vio_desc){(uintptr_t)&d->status[0], 1, 2, 0};
+    desc[h + 2] = (struct vio_desc){(uintptr_t)&d->slot[0].status, 1, 2, 0};
     uint16_t head = (uint16_t)h;
     if (!strcmp(k, "loop"))
-        desc[h + 2] = (struct vio_desc){(uintptr_t)&d->status[0], 1, 1 | 2, (uint16_t)h};
+        desc[h + 2] = (struct vio_desc){(uintptr_t)&d->slot[0].status, 1, 1 | 2, (uint16_t)h};
     else if (!strcmp(k, "oob"))
         desc[h + 1].addr = 0xFFFFFFFFF000ULL;
     else if (!strcmp(k, "huge"))
@@ -353,7 +371,7 @@ static void cmd_bad(struct guest *g, struct cmd_args *a)
         vio_isr_ack(&d->vio);
     }
     con_printf("blk bad disk=%u kind=%s len=%ld status=%u needs_reset=%d\n",
-               (unsigned)(d - disks), k, got ? (long)len : -1L, d->status[0], nr);
+               (unsigned)(d - disks), k, got ? (long)len : -1L, d->slot[0].status, nr);
 }
 
 static void vblk_irq(unsigned vector)

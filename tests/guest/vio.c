@@ -142,7 +142,7 @@ int vio_queue(struct vio_dev *d, unsigned n, struct vio_q *q, uint8_t *mem, uint
     q->avail = (volatile uint16_t *)(mem + 4096);
     q->used = mem + 8192;
     q->size = size;
-    q->avail_idx = q->used_seen = 0;
+    q->avail_idx = q->used_seen = q->used_idx = 0;
     uint64_t a[3] = {(uintptr_t)q->desc, (uintptr_t)q->avail, (uintptr_t)q->used};
     for (int i = 0; i < 3; i++) {
         w32(c + C_QDESC + 8 * i, (uint32_t)a[i]);
@@ -191,9 +191,13 @@ void vio_publish(struct vio_q *q)
 
 int vio_used(struct vio_q *q, uint32_t *id, uint32_t *len)
 {
-    if (*(volatile uint16_t *)(q->used + 2) == q->used_seen)
-        return 0;
-    barrier();
+    /* used->idx is a line the device keeps writing: read it once per batch of entries */
+    if (q->used_idx == q->used_seen) {
+        q->used_idx = *(volatile uint16_t *)(q->used + 2);
+        if (q->used_idx == q->used_seen)
+            return 0;
+        barrier();
+    }
     unsigned i = q->used_seen % q->size;
     *id = *(volatile uint32_t *)(q->used + 4 + 8 * i);
     *len = *(volatile uint32_t *)(q->used + 8 + 8 * i);

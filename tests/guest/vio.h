@@ -26,6 +26,7 @@ struct vio_q {
     volatile uint8_t *used;   /* flags, idx, {id, len}[size], avail_event */
     uint64_t notify;
     uint16_t size, avail_idx, used_seen;
+    uint16_t used_idx; /* used->idx as last read: re-read only when used_seen reaches it */
 };
 
 struct vio_dev {
