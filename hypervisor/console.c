@@ -2,7 +2,9 @@
  * hypervisor/console.c - console fan-out (log file, stdout, socket clients)
  * and fan-in (socket clients to the UART). Output never blocks a vCPU on a
  * client: writes are MSG_DONTWAIT and a client whose buffer is full loses
- * bytes. Threads: see console.h. Trust: client input is bounded per read.
+ * bytes; a failed write only stops output to that client, whose input is read
+ * until it closes (only the main loop closes clients). Threads: see console.h.
+ * Trust: client input is bounded per read.
  */
 #define ATOLL_LOG_MODULE "console"
 #include "console.h"
@@ -68,10 +70,23 @@ void vmm_console_fini(struct vmm_console *c)
     c->log_fd = c->stdout_fd = c->listen_fd = -1;
 }
 
+/* Main loop only: the fd leaves the poll set and is closed. */
 static void drop_client(struct vmm_console *c, int i)
 {
     close(c->clients[i]);
     c->clients[i] = -1;
+    c->muted[i] = 0;
+}
+
+/* Output to client i, lock held. A client that cannot take more (it is gone, or it shut its
+ * reading side) is muted, not dropped: what it sent is still read and goes to the UART. */
+static void send_client(struct vmm_console *c, int i, const uint8_t *buf, size_t len)
+{
+    if (c->muted[i] || !len)
+        return;
+    ssize_t r = send(c->clients[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        c->muted[i] = 1;
 }
 
 void vmm_console_output(struct vmm_console *c, const uint8_t *buf, size_t len)
@@ -90,13 +105,9 @@ void vmm_console_output(struct vmm_console *c, const uint8_t *buf, size_t len)
         (void)atoll_write_all(c->log_fd, buf, len);
     if (c->stdout_fd >= 0)
         (void)atoll_write_all(c->stdout_fd, buf, len);
-    for (int i = 0; i < VMM_CONSOLE_CLIENTS; i++) {
-        if (c->clients[i] < 0)
-            continue;
-        ssize_t r = send(c->clients[i], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            drop_client(c, i);
-    }
+    for (int i = 0; i < VMM_CONSOLE_CLIENTS; i++)
+        if (c->clients[i] >= 0)
+            send_client(c, i, buf, len);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -144,20 +155,15 @@ static void accept_client(struct vmm_console *c)
         close(fd);
         return;
     }
-    /* replay recent output, in at most two pieces of the ring */
+    /* replay recent output, in at most two pieces of the ring; a client already gone is
+     * muted but kept: the input it sent before closing is read by vmm_console_handle */
+    c->clients[slot] = fd;
+    c->muted[slot] = 0;
     size_t first = c->ring_len;
     if (c->ring_head + first > VMM_CONSOLE_RING)
         first = VMM_CONSOLE_RING - c->ring_head;
-    int bad = 0;
-    if (first && send(fd, c->ring + c->ring_head, first, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        bad = 1;
-    if (!bad && c->ring_len > first &&
-        send(fd, c->ring, c->ring_len - first, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        bad = 1;
-    if (bad)
-        close(fd);
-    else
-        c->clients[slot] = fd;
+    send_client(c, slot, c->ring + c->ring_head, first);
+    send_client(c, slot, c->ring, c->ring_len - first);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -178,12 +184,14 @@ void vmm_console_handle(struct vmm_console *c, int fd, short revents)
     uint8_t buf[512];
     ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (r > 0) {
-        /* input beyond the UART FIFO is dropped: the FIFO holds 4 KiB */
+        /* input beyond the UART FIFO is dropped: the FIFO holds 4 KiB. A hang-up with data
+         * still queued is seen again at the next poll, until recv reads the end (0). */
         if (c->input)
             c->input(c->opaque, buf, (size_t)r);
         return;
     }
-    if (r == 0 || (errno != EAGAIN && errno != EINTR) || (revents & (POLLHUP | POLLERR))) {
+    if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+        (revents & (POLLHUP | POLLERR))) {
         pthread_mutex_lock(&c->lock);
         if (c->clients[idx] == fd)
             drop_client(c, idx);

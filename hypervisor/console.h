@@ -24,6 +24,7 @@ struct vmm_console {
     int listen_fd;              /* -1 if none */
     char *socket_path;          /* unlinked at fini */
     int clients[VMM_CONSOLE_CLIENTS];
+    uint8_t muted[VMM_CONSOLE_CLIENTS]; /* a write failed: no more output, input still read */
     uint8_t ring[VMM_CONSOLE_RING];
     size_t ring_head, ring_len;
     uint64_t total_out;

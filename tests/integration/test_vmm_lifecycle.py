@@ -3,13 +3,15 @@
 
 Each PVH payload (pvhfixture.py) checks the hvm_start_info magic, prints on COM1 and then
 powers off, reboots, panics, triple-faults, echoes console input or halts. Checks the
-exit statuses, the console log and socket (with replay), the control protocol
+exit statuses, the console log and socket (with replay; a client that sends a line and
+closes at once is still heard), the control protocol
 (greeting, status, queries, pause/resume, destroy, EVENT exit), SIGTERM, 32 vCPUs and
 a 3.5 GiB guest, that sockets are removed at exit, and the Linux boot protocol with a
 synthetic bzImage whose 64-bit code prints the command line from boot_params.
 """
 import os
 import signal
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +49,27 @@ m2.console, m2.cbuf = None, b""
 t.ok(m2.wait_for("PVH-OK\nhello atoll", 30) is not None,
      "second console client gets the ring replay")
 m2.console.close()
+# a client that sends a line and closes at once (printf 'echo hello\n' | socat -
+# UNIX-CONNECT:console.sock) keeps its input. With the VMM stopped while the client connects,
+# sends and closes, the replay to it fails for sure: its line must still reach the guest.
+for i, stop in ((1, True), (2, True), (3, False)):
+    if stop:
+        os.kill(m.proc.pid, signal.SIGSTOP)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(m.console_path)
+        s.sendall(f"echo hello {i}\n".encode())
+        s.close()
+    finally:
+        if stop:
+            os.kill(m.proc.pid, signal.SIGCONT)
+    t.ok(m.wait_for(f"echo hello {i}\n", 30) is not None,
+         f"a client that sends 'echo hello {i}' and closes at once is heard"
+         f"{' (replay to it failed)' if stop else ''}")
+with open(m.log_path, "rb") as f:
+    log = f.read()
+t.ok(all(f"echo hello {i}\n".encode() in log for i in (1, 2, 3)),
+     "the guest's echo of those lines is in the console log")
 m.send("q")
 st, err = m.wait(30)
 t.is_eq(st, 0, "echo: 'q' makes the guest power off")
