@@ -372,7 +372,24 @@ static void peer_of(struct evhttp_request *req, const struct listener *L, char *
         return;
     }
     evhttp_connection_get_peer(c, &addr, &port);
-    snprintf(out, cap, "%s:%u", addr ? addr : "?", (unsigned)port);
+    /* "addr:port" without snprintf: this runs for every request */
+    const char *a = addr ? addr : "?";
+    size_t n = strlen(a);
+    char num[8], *e = num + sizeof(num), *p = e;
+    unsigned v = port;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t k = (size_t)(e - p);
+    if (n + 1 + k + 1 > cap) {
+        snprintf(out, cap, "%s:%u", a, (unsigned)port);
+        return;
+    }
+    memcpy(out, a, n);
+    out[n] = ':';
+    memcpy(out + n + 1, p, k);
+    out[n + 1 + k] = '\0';
 }
 
 static void gencb(struct evhttp_request *req, void *arg)
