@@ -421,7 +421,7 @@ static void put_json_string(struct ts_strbuf *b, const char *str, size_t n)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     ts_strbuf_putc(b, '"');
-    size_t start = 0, i = 0;
+    size_t start = 0, i = ts_strbuf_plain_run(str, n, '"', '\\', '"');
     while (i < n) {
         unsigned char c = s[i];
         if (json_plain[c]) {

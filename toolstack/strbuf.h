@@ -65,6 +65,27 @@ static inline void ts_strbuf_put_i64(struct ts_strbuf *b, int64_t v)
     ts_strbuf_add(b, p, (size_t)(e - p));
 }
 
+/*
+ * Length of the prefix of s[0..n) made of printable ASCII bytes (0x20-0x7f) other than a, b
+ * and c, found 8 bytes at a time: the encoders copy such runs without looking at each byte.
+ */
+static inline size_t ts_strbuf_plain_run(const char *s, size_t n, char a, char b, char c)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t va = x ^ (ones * (unsigned char)a), vb = x ^ (ones * (unsigned char)b);
+        uint64_t vc = x ^ (ones * (unsigned char)c);
+        uint64_t hit = (x & high) | ((x - ones * 0x20) & ~x & high) | ((va - ones) & ~va & high) |
+                       ((vb - ones) & ~vb & high) | ((vc - ones) & ~vc & high);
+        if (hit)
+            break;
+    }
+    return i;
+}
+
 /* Returns the NUL-terminated contents (caller frees) and resets the buffer. */
 static inline char *ts_strbuf_take(struct ts_strbuf *b, size_t *len)
 {

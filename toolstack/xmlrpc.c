@@ -501,7 +501,7 @@ static const unsigned char xml_plain[256] = {
 static void put_escaped(struct ts_strbuf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t start = 0, i = 0;
+    size_t start = 0, i = ts_strbuf_plain_run(str, n, '<', '>', '&');
     while (i < n) {
         unsigned char c = s[i];
         const char *rep = NULL;

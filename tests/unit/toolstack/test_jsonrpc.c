@@ -45,6 +45,31 @@ static void test_codec(void)
     roundtrip("9223372036854775808", "9.2233720368547758e+18", "beyond int64 becomes a float");
     roundtrip("60.1", "60.1", "float");
     roundtrip("1e2", "100.0", "exponent is a float, kept a float");
+    {
+        /* one special byte at every offset of a 24-byte string (the encoder scans 8 at a time) */
+        static const char *const sp[][2] = {{"\"", "\\\""}, {"\\", "\\\\"}, {"\n", "\\n"},
+                                            {"\x01", "\\u0001"}, {"\xc3\xa9", "\xc3\xa9"},
+                                            {"<", "<"}, {"\x7f", "\x7f"}, {"\xff", "\\ufffd"}};
+        int good = 1;
+        for (size_t k = 0; k < sizeof(sp) / sizeof(sp[0]); k++)
+            for (int pos = 0; pos < 24; pos++) {
+                char in[64], want[80];
+                snprintf(in, sizeof(in), "%.*s%s%.*s", pos, "aaaaaaaaaaaaaaaaaaaaaaaa", sp[k][0],
+                         23 - pos, "bbbbbbbbbbbbbbbbbbbbbbbb");
+                snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", pos, "aaaaaaaaaaaaaaaaaaaaaaaa",
+                         sp[k][1], 23 - pos, "bbbbbbbbbbbbbbbbbbbbbbbb");
+                struct atoll_value *v = atoll_value_string(in);
+                char *out = ts_json_to_string(v);
+                if (strcmp(out, want) != 0) {
+                    if (good)
+                        diag("got %s want %s", out, want);
+                    good = 0;
+                }
+                free(out);
+                atoll_value_unref(v);
+            }
+        ok(good, "strings escaped the same with the special byte at any offset");
+    }
     roundtrip("-0.0", "-0.0", "negative zero");
     roundtrip("-3.0", "-3.0", "negative whole float");
     roundtrip("999999999999999.0", "999999999999999.0", "largest whole float without exponent");

@@ -169,6 +169,32 @@ static void test_encode(void)
     expect_encoding(atoll_value_int(1073741824), "<value>1073741824</value>",
                     "int64 as a decimal string");
     expect_encoding(atoll_value_int(-5), "<value>-5</value>", "negative int");
+    {
+        /* one special byte at every offset of a 24-byte string (the encoder scans 8 at a time) */
+        static const char *const sp[][2] = {{"<", "&lt;"}, {">", "&gt;"}, {"&", "&amp;"},
+                                            {"\r", "&#13;"}, {"\n", "\n"}, {"\x01", "?"},
+                                            {"\xc3\xa9", "\xc3\xa9"}, {"\xff", "?"}, {"\"", "\""}};
+        int good = 1;
+        for (size_t k = 0; k < sizeof(sp) / sizeof(sp[0]); k++)
+            for (int pos = 0; pos < 24; pos++) {
+                char in[64], want[96];
+                snprintf(in, sizeof(in), "%.*s%s%.*s", pos, "aaaaaaaaaaaaaaaaaaaaaaaa", sp[k][0],
+                         23 - pos, "bbbbbbbbbbbbbbbbbbbbbbbb");
+                snprintf(want, sizeof(want), "<value>%.*s%s%.*s</value>", pos,
+                         "aaaaaaaaaaaaaaaaaaaaaaaa", sp[k][1], 23 - pos,
+                         "bbbbbbbbbbbbbbbbbbbbbbbb");
+                struct atoll_value *v = atoll_value_string(in);
+                char *out = ts_xmlrpc_value_to_string(v);
+                if (strcmp(out, want) != 0) {
+                    if (good)
+                        diag("got %s want %s", out, want);
+                    good = 0;
+                }
+                free(out);
+                atoll_value_unref(v);
+            }
+        ok(good, "strings escaped the same with the special byte at any offset");
+    }
     expect_encoding(atoll_value_int(INT64_MIN), "<value>-9223372036854775808</value>", "int64 min");
     expect_encoding(atoll_value_int(0), "<value>0</value>", "zero");
     expect_encoding(atoll_value_double(1.0), "<value><double>1</double></value>",
