@@ -536,6 +536,10 @@ int ts_dm_db_foreach_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
 {
     if (nowait_lock(db) < 0)
         return TS_DM_DB_BUSY;
+    if (db->cls[class_index(c)].n > TS_DM_DB_NOWAIT_SCAN_MAX) { /* long scans: a worker's job */
+        pthread_rwlock_unlock(&db->lock);
+        return TS_DM_DB_BUSY;
+    }
     foreach_locked(db, c, fn, arg);
     pthread_rwlock_unlock(&db->lock);
     return 0;

@@ -79,7 +79,9 @@ int ts_dm_db_get_nowait(struct ts_dm_db *db, const struct ts_dm_class *c, const 
 /* Like ts_dm_db_find_uuid: 1, 0, or TS_DM_DB_BUSY. */
 int ts_dm_db_find_uuid_nowait(struct ts_dm_db *db, const struct ts_dm_class *c, const char *uuid,
                               char ref_out[ATOLL_REF_STRLEN + 1]);
-/* Like ts_dm_db_foreach: 0, or TS_DM_DB_BUSY (fn not called). */
+/* Like ts_dm_db_foreach: 0, or TS_DM_DB_BUSY (fn not called), also when the class has more
+ * than TS_DM_DB_NOWAIT_SCAN_MAX objects (the loop thread must stay responsive). */
+#define TS_DM_DB_NOWAIT_SCAN_MAX 2048
 int ts_dm_db_foreach_nowait(struct ts_dm_db *db, const struct ts_dm_class *c,
                             ts_dm_db_visit_fn fn, void *arg);
 
