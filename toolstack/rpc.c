@@ -549,7 +549,7 @@ static int dispatch(const struct ts_rpc_request *req, int nowait, struct atoll_v
         if (rc < 0 && !atoll_err_is_set(err))
             ATOLL_ERR(err, ATOLL_E_INTERNAL_ERROR, "the handler failed without saying why");
     }
-    if ((e->flags & TS_RPC_WRITE) && !(async && rc == 0)) {
+    if ((e->flags & TS_RPC_WRITE) && !(async && rc == 0) && rc != TS_RPC_AGAIN) {
         ATOLL_AUTOFREE char *a = audit_args(e, args, nargs);
         ts_rbac_audit(&call, a, rc < 0 ? err : NULL);
     }
