@@ -420,8 +420,20 @@ static void put_json_string(struct ts_strbuf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
-    ts_strbuf_putc(b, '"');
     size_t start = 0, i = ts_strbuf_plain_run(str, n, '"', '\\', '"');
+    while (i < n && json_plain[s[i]]) /* the tail after the last whole 8 bytes */
+        i++;
+    if (i == n) { /* nothing to escape (the usual case): one copy */
+        ts_strbuf_reserve(b, n + 2);
+        char *o = b->p + b->len;
+        o[0] = '"';
+        memcpy(o + 1, str, n);
+        o[n + 1] = '"';
+        o[n + 2] = '\0';
+        b->len += n + 2;
+        return;
+    }
+    ts_strbuf_putc(b, '"');
     while (i < n) {
         unsigned char c = s[i];
         if (json_plain[c]) {
