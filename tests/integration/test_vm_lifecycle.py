@@ -271,6 +271,10 @@ def run(d, api, kernel, pids):
     # stopped behind atolld's back, through the VMM's own control socket), short timeout
     api.call("VM.remove_from_other_config", vm, "atoll-shutdown-timeout")
     api.call("VM.add_to_other_config", vm, "atoll-shutdown-timeout", "4")
+    # the paused VMM refuses the power button, so atolld types the poweroff command on the
+    # console; the guest reads it once resumed: a harmless command keeps this VM running for
+    # the checks below (with 'poweroff' it raced with the hard_shutdown that follows)
+    api.call("VM.add_to_other_config", vm, "atoll-console-poweroff", "echo clean-shutdown-late")
     ctl = os.path.join(d.state, "vms", api.call("VM.get_uuid", vm), "control.sock")
     t.ok(vmm_command(ctl, "pause").startswith("OK"), "the VMM paused behind atolld's back")
     task = apitest.value(d.xml(https=False).Async.VM.clean_shutdown(api.sid, vm))
@@ -291,6 +295,7 @@ def run(d, api, kernel, pids):
     t.is_eq(api.call("task.get_error_info", task), ["VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT", vm],
             "an unanswered clean_shutdown fails with VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT")
     vmm_command(ctl, "resume")
+    api.call("VM.remove_from_other_config", vm, "atoll-console-poweroff")
     rec = api.call("VM.get_record", vm)
     t.ok(rec["power_state"] == "Running" and rec["current_operations"] == {} and
          "pause" in rec["allowed_operations"], "after it the VM still runs, operations clear")
