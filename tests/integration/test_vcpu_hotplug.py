@@ -3,7 +3,8 @@
 hotplug register block and GPE 2 (issue 3): a test guest booted with 1 of --max-vcpus 3 is
 taken to 3 CPUs and back to 2 by 'vcpus N', to 3 again by 'cpu-add' (the parked vCPU is
 reused); the guest's online count (cpus) and 'query vcpus' follow, every AP answers an IPI;
-bad requests get errors; a vCPU added while the guest boots comes online (8 boots). Waits are bounded polls; nothing is timed."""
+bad requests get errors; a vCPU added while the guest boots comes online (8 boots). Waits are
+bounded polls; nothing is timed."""
 import os
 import re
 import sys
