@@ -173,6 +173,8 @@ int cpuhp_parse(struct cpuhp_info *hp, uint64_t rsdp_pa, acpi_map_fn map, void *
 #ifndef CPUHP_HOST_TEST
 static struct cpuhp_info info;
 static volatile int kick;
+static volatile int gpe_seen; /* the SCI handler found our GPE status set and cleared it */
+static volatile unsigned long scis; /* SCIs taken since start-up (the cpuhp command) */
 static int scan_all; /* the first look walks the slots whatever the GPE status says */
 static struct guest *guest;
 
@@ -184,9 +186,29 @@ static const void *phys_map(uint64_t pa, uint64_t len, void *ctx)
     return (const void *)(uintptr_t)pa;
 }
 
+static uint16_t gpe_sts_port(void)
+{
+    return (uint16_t)(info.gpe0_blk + info.gpe / 8);
+}
+
+static uint8_t gpe_bit(void)
+{
+    return (uint8_t)(1u << (info.gpe % 8));
+}
+
+/* The SCI is level-triggered: it stays up while an enabled status bit is set. So the handler
+ * acknowledges our GPE before the EOI, as Linux does for an edge (_Exx) GPE; otherwise the EOI
+ * brings the same interrupt straight back, once per EOI, until the loop gets to clear it (a
+ * storm where interrupts reach CPL 3). Clearing here loses nothing: the loop walks the slots
+ * after this clear, and an event raised later sets the status again. Safe when re-entered. */
 static void sci_handler(unsigned vector)
 {
-    power_sci(vector);  /* the power button shares the SCI */
+    __atomic_add_fetch(&scis, 1, __ATOMIC_RELAXED);
+    if (inb(gpe_sts_port()) & gpe_bit()) {
+        outb(gpe_sts_port(), gpe_bit());
+        gpe_seen = 1;
+    }
+    power_sci(vector);  /* the power button shares the SCI (power.c acknowledges its own) */
     kick = 1;
     lapic_eoi();
 }
@@ -243,12 +265,11 @@ void cpuhp_poll(struct guest *g)
     (void)g;
     if (!info.present || !__atomic_exchange_n(&kick, 0, __ATOMIC_ACQ_REL))
         return;
-    uint16_t sts = (uint16_t)(info.gpe0_blk + info.gpe / 8);
-    uint8_t bit = (uint8_t)(1u << (info.gpe % 8));
-    if (!(inb(sts) & bit) && !scan_all)
+    int seen = __atomic_exchange_n(&gpe_seen, 0, __ATOMIC_ACQ_REL);
+    if (!seen && !(inb(gpe_sts_port()) & gpe_bit()) && !scan_all)
         return;
     scan_all = 0;
-    outb(sts, bit); /* clear first: an event raised during the walk fires again */
+    outb(gpe_sts_port(), gpe_bit()); /* clear first: an event raised during the walk fires again */
     for (unsigned sel = 0; sel < info.nslots; sel++) {
         outl(info.base, sel);
         uint8_t f = inb((uint16_t)(info.base + 4));
@@ -275,7 +296,7 @@ void cpuhp_cmd(struct guest *g, int argc, char **argv)
             continue;
         n += (size_t)fmt_format(present + n, sizeof(present) - n, "%s%u", n ? "," : "", sel);
     }
-    con_printf("cpuhp slots=%u present=%s online=%u gpe=%u base=0x%x\n", info.nslots, present,
-               smp_online(), info.gpe, info.base);
+    con_printf("cpuhp slots=%u present=%s online=%u gpe=%u base=0x%x scis=%lu\n", info.nslots,
+               present, smp_online(), info.gpe, info.base, scis);
 }
 #endif

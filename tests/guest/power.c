@@ -1,8 +1,9 @@
 /*
  * tests/guest/power.c - ACPI S5 and reset (see power.h). Register writes go through a
  * Generic Address Structure (I/O port or MMIO). Without ACPI the guest tries port 0x604
- * (QEMU's and atoll-vmm's PM1a_CNT) and says so. The fixed power button's SCI only flags
- * the loop; the loop reads and clears PM1_STS (a level interrupt re-fires until then).
+ * (QEMU's and atoll-vmm's PM1a_CNT) and says so. The power button's interrupt handler
+ * acknowledges the press (clears PWRBTN_STS, or reads the GED selector) before its EOI, so a
+ * level SCI does not fire again at once, and flags it for the loop.
  * Threads: the boot CPU.
  */
 #include "power.h"
@@ -16,6 +17,7 @@
 
 static const struct acpi_info *acpi;
 static volatile int sci_kick;
+static volatile int pressed; /* the interrupt handler saw and acknowledged a press */
 static int button_ready;
 
 void power_init(const struct acpi_info *info)
@@ -73,9 +75,23 @@ int power_button_init(unsigned vector, uint32_t dest_apic)
     return acpi->sci_irq;
 }
 
+/* Reads and acknowledges a pending press: 1 if there was one. Idempotent. */
+static int take_press(void)
+{
+    if (button_ready == 2) /* GED: reading the event selector also clears it */
+        return (mmio_read32(acpi->ged.sel_addr) & acpi->ged.pwr_mask) != 0;
+    uint16_t sts = (uint16_t)acpi->pm1a_evt;
+    if (!(inw(sts) & PWRBTN))
+        return 0;
+    outw(sts, (uint16_t)PWRBTN); /* write 1 to clear: the level SCI drops */
+    return 1;
+}
+
 void power_sci(unsigned vector)
 {
     (void)vector;
+    if (button_ready && take_press())
+        pressed = 1;
     sci_kick = 1;
 }
 
@@ -83,14 +99,7 @@ int power_button_pressed(void)
 {
     if (!button_ready || !__atomic_exchange_n(&sci_kick, 0, __ATOMIC_ACQ_REL))
         return 0;
-    if (button_ready == 2) /* GED: reading the event selector also clears it */
-        return (mmio_read32(acpi->ged.sel_addr) & acpi->ged.pwr_mask) != 0;
-    uint16_t sts = (uint16_t)acpi->pm1a_evt;
-    uint16_t v = inw(sts);
-    if (!(v & PWRBTN))
-        return 0;
-    outw(sts, (uint16_t)PWRBTN); /* write 1 to clear: the level SCI drops */
-    return 1;
+    return __atomic_exchange_n(&pressed, 0, __ATOMIC_ACQ_REL) || take_press();
 }
 
 const char *power_off(void)

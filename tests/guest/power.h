@@ -15,7 +15,8 @@ void power_init(const struct acpi_info *info);
  * power_button_init enables it and routes its interrupt to vector on dest_apic; returns the
  * ISA IRQ / GSI used, or -1 when the platform has none. */
 int power_button_init(unsigned vector, uint32_t dest_apic);
-/* The SCI / GED interrupt handler: flags the loop (idempotent). */
+/* The SCI / GED interrupt handler: acknowledges a power-button press (PWRBTN_STS cleared, or
+ * the GED selector read) before the caller's EOI and flags the loop (idempotent). */
 void power_sci(unsigned vector);
 /* From the command loop: whether the button was pressed since the last call (clears it). */
 int power_button_pressed(void);
