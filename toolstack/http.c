@@ -403,15 +403,27 @@ static void gencb(struct evhttp_request *req, void *arg)
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct evhttp_uri *connect_uri = NULL;
+    if (cmd == EVHTTP_REQ_CONNECT) {
+        /* libevent parses a CONNECT target as host:port; XAPI's console clients send a path */
+        connect_uri = evhttp_uri_parse(evhttp_request_get_uri(req));
+        uri = connect_uri;
+    }
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path)
         path = "/";
     for (unsigned i = 0; i < H.nroutes; i++)
         if (strcmp(H.routes[i].path, path) == 0) {
+            if (connect_uri)
+                evhttp_uri_free(connect_uri);
             H.routes[i].fn(req, L->local, H.routes[i].arg);
             return;
         }
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (connect_uri) {
+        evhttp_uri_free(connect_uri);
+        path = "";  /* only side handlers take CONNECT */
+    }
     if (cmd == EVHTTP_REQ_OPTIONS) { /* CORS preflight for browser clients */
         struct evkeyvalq *h = evhttp_request_get_output_headers(req);
         evhttp_add_header(h, "Access-Control-Allow-Methods", "POST, GET, OPTIONS");

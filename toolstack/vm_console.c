@@ -78,6 +78,11 @@ static void on_console(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
+    if (hb && evhttp_request_get_command(s->req) == EVHTTP_REQ_CONNECT) {
+        /* a CONNECT answer has no body for libevent (RFC 7231): the stream is a raw tunnel */
+        bufferevent_write_buffer(hb, in);
+        return;
+    }
     struct evbuffer *out = evbuffer_new();
     evbuffer_add_buffer(out, in);
     evhttp_send_reply_chunk(s->req, out);

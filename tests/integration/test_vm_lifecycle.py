@@ -78,9 +78,9 @@ def new_vm(api, kernel, name, mem=64 * MIB, extra=None):
 class Console:
     """A raw HTTP/1.0 console stream (the XAPI way): replayed output, then live."""
 
-    def __init__(self, d, sid, vm):
+    def __init__(self, d, sid, vm, method="GET"):
         self.s = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
-        self.s.sendall(f"GET /console?ref={vm}&session_id={sid} HTTP/1.0\r\n\r\n".encode())
+        self.s.sendall(f"{method} /console?ref={vm}&session_id={sid} HTTP/1.0\r\n\r\n".encode())
         self.buf = b""
 
     def wait_for(self, text, timeout=20):
@@ -205,6 +205,11 @@ def run(d, api, kernel, pids):
          f"console: vt100, its VM, location {crec['location']}")
     con = Console(d, api.sid, cons[0])
     t.ok(con.wait_for("ATOLL READY"), "/console?ref=<console ref> streams the same console")
+    con.close()
+    con = Console(d, api.sid, cons[0], method="CONNECT")
+    if not t.ok(con.wait_for("ATOLL READY"),
+                "CONNECT /console (as XAPI's console clients send it) streams it too"):
+        t.diag(repr(con.buf[:300]))
     con.close()
     bad = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
     bad.sendall(f"GET /console?ref={vm}&session_id=OpaqueRef:bogus HTTP/1.0\r\n\r\n".encode())
