@@ -241,10 +241,7 @@ static int get_rec(struct atoll_value *const *params, const char **ref,
 {
     if (ts_rpc_param_ref(params, 0, "VM", ref, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, *ref, rec, NULL, err);
-    if (r == 0)
-        ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", *ref);
-    return r > 0 ? 0 : -1;
+    return ts_vm_state_get_record(*ref, rec, err);
 }
 
 /* Devices "0".."max-1" not used by the VM's VBDs/VIFs (field "userdevice" / "device"). */

@@ -131,12 +131,8 @@ static int h_revert(struct ts_call *call, struct atoll_value *const *params, uns
     ATOLL_AUTOVALUE srec = NULL;
     if (ts_rpc_param_ref(params, 0, "VM", &snap, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, snap, &srec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", snap);
+    if (ts_vm_state_get_record(snap, &srec, err) < 0)
         return -1;
-    }
     struct atoll_value *is = atoll_value_struct_get(srec, "is_a_snapshot");
     const char *of = atoll_value_struct_get_string(srec, "snapshot_of");
     if (!is || !atoll_value_get_bool(is) || !of || strcmp(of, ATOLL_REF_NULL) == 0) {
@@ -173,12 +169,8 @@ static int h_provision(struct ts_call *call, struct atoll_value *const *params, 
     ATOLL_AUTOVALUE rec = NULL;
     if (ts_rpc_param_ref(params, 0, "VM", &ref, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    if (ts_vm_state_get_record(ref, &rec, err) < 0)
         return -1;
-    }
     if (states_ok(ref, rec, 0, err) < 0)
         return -1;
     struct atoll_value *oc = atoll_value_struct_get(rec, "other_config");

@@ -304,12 +304,8 @@ static int h_suspend(struct ts_call *call, struct atoll_value *const *params, un
     ATOLL_AUTOVALUE rec = NULL;
     if (get_vm(params, &ref, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    if (ts_vm_state_get_record(ref, &rec, err) < 0)
         return -1;
-    }
     if (require(ref, rec, "Running", err) < 0)
         return -1;
     ATOLL_ERR(err, ATOLL_E_VM_LACKS_FEATURE, ref);
@@ -324,12 +320,8 @@ static int h_resume(struct ts_call *call, struct atoll_value *const *params, uns
     ATOLL_AUTOVALUE rec = NULL;
     if (get_vm(params, &ref, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    if (ts_vm_state_get_record(ref, &rec, err) < 0)
         return -1;
-    }
     if (require(ref, rec, "Suspended", err) < 0)
         return -1;
     ATOLL_ERR(err, ATOLL_E_VM_LACKS_FEATURE, ref);
@@ -467,12 +459,8 @@ static int h_assert_operation_valid(struct ts_call *call, struct atoll_value *co
     ATOLL_AUTOVALUE rec = NULL;
     if (get_vm(params, &ref, err) < 0 || ts_rpc_param_string(params, 1, "op", &op, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    if (ts_vm_state_get_record(ref, &rec, err) < 0)
         return -1;
-    }
     struct atoll_value *allowed = atoll_value_struct_get(rec, "allowed_operations");
     for (size_t i = 0; allowed && i < atoll_value_array_len(allowed); i++) {
         const char *s = atoll_value_get_string(atoll_value_array_get(allowed, i));
@@ -518,12 +506,8 @@ static int h_assert_can_boot_here(struct ts_call *call, struct atoll_value *cons
     unsigned vcpus;
     if (get_vm(params, &ref, err) < 0 || check_host(params, 1, err) < 0)
         return -1;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    if (ts_vm_state_get_record(ref, &rec, err) < 0)
         return -1;
-    }
     if (ts_vm_run_sizing(ref, rec, &memory, &vcpus, err) < 0 ||
         ts_vm_state_reserve(memory, err) < 0)
         return -1;

@@ -248,17 +248,21 @@ void ts_vm_state_op_publish(struct ts_vm_rt *rt)
     }
 }
 
+int ts_vm_state_get_record(const char *ref, struct atoll_value **rec, struct atoll_err *err)
+{
+    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, rec, NULL, err);
+    if (r == 0)
+        ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    return r > 0 ? 0 : -1;
+}
+
 int ts_vm_state_op_begin_ex(const char *ref, const char *op, const char *task_ref, int defer,
                             struct ts_vm_rt **out, struct atoll_value **rec_out,
                             struct atoll_err *err)
 {
     ATOLL_AUTOVALUE rec = NULL;
-    int r = ts_dm_db_get(ts_vm_ctx.db, ts_vm_ctx.vm, ref, &rec, NULL, err);
-    if (r <= 0) {
-        if (r == 0)
-            ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, "VM", ref);
+    if (ts_vm_state_get_record(ref, &rec, err) < 0)
         return -1;
-    }
     char op_ref[ATOLL_REF_STRLEN + 1];
     if (task_ref && *task_ref)
         snprintf(op_ref, sizeof(op_ref), "%s", task_ref);

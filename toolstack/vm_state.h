@@ -65,6 +65,8 @@ struct ts_vm_rt {
 extern pthread_mutex_t ts_vm_state_lock;
 extern pthread_cond_t ts_vm_state_cond;
 
+/* The database record of VM ref into *rec (HANDLE_INVALID when there is none). 0 or -1. */
+int ts_vm_state_get_record(const char *ref, struct atoll_value **rec, struct atoll_err *err);
 /* With the lock held: the entry of ref or NULL / the entry, created if absent. */
 struct ts_vm_rt *ts_vm_state_find(const char *ref);
 struct ts_vm_rt *ts_vm_state_get(const char *ref, const char *uuid);
