@@ -102,39 +102,6 @@ static void put_utf8(struct ts_strbuf *b, uint32_t cp)
     ts_strbuf_add(b, u, n);
 }
 
-/* Validates one raw UTF-8 sequence at p->pos; returns its length or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Parses a string at p->pos (which is '"') into b. */
 static int parse_string(struct parser *p, struct ts_strbuf *b)
 {
@@ -158,7 +125,7 @@ static int parse_string(struct parser *p, struct ts_strbuf *b)
         if (c < 0x20)
             return pfail(p, "no raw control characters in a string");
         if (c >= 0x80) {
-            size_t n = utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
+            size_t n = ts_utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos, NULL);
             if (!n)
                 return pfail(p, "valid UTF-8");
             ts_strbuf_add(b, p->s + p->pos, n);
@@ -441,7 +408,7 @@ static void put_json_string(struct ts_strbuf *b, const char *str, size_t n)
             continue;
         }
         if (c >= 0x80) {
-            size_t l = utf8_len(s + i, n - i);
+            size_t l = ts_utf8_seq(s + i, n - i, NULL);
             if (l) {
                 i += l;
                 continue;

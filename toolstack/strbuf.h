@@ -106,4 +106,45 @@ static inline void ts_strbuf_fini(struct ts_strbuf *b)
     b->len = b->cap = 0;
 }
 
+/*
+ * Length of the valid UTF-8 sequence at s (n >= 1 bytes left), or 0 if invalid (overlong,
+ * surrogate, beyond U+10FFFF, truncated). Its code point into *cp_out if not NULL.
+ */
+static inline size_t ts_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp_out)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+        if (cp_out)
+            *cp_out = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    if (cp_out)
+        *cp_out = cp;
+    return len;
+}
+
 #endif

@@ -456,37 +456,12 @@ int ts_xmlrpc_decode_value(const char *buf, size_t len, struct atoll_value **out
 
 /* ---------------------------------------------------------------- encoding */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
+/* ts_utf8_seq, also refusing the noncharacters U+FFFE and U+FFFF (not XML 1.0 characters). */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-        return 0;
-    return len;
+    uint32_t cp = 0;
+    size_t len = ts_utf8_seq(s, n, &cp);
+    return cp == 0xfffe || cp == 0xffff ? 0 : len;
 }
 
 /*
