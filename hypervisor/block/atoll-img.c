@@ -53,6 +53,18 @@ static int parse_size(const char *s, uint64_t *out)
     return atoll_parse_size(s, 0, out);
 }
 
+/* -c: a cluster size that fits 32 bits (the format checks the rest); prints why not. */
+static int parse_cluster(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    if (parse_size(s, &v) < 0 || v > UINT32_MAX) {
+        fprintf(stderr, "atoll-img: bad cluster size '%s'\n", s);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
 static int parse_fmt(const char *s, enum blk_format *out)
 {
     int f = blk_format_from_name(s);
@@ -68,17 +80,10 @@ static int cmd_create(int argc, char **argv)
 {
     struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2};
     int c;
-    uint64_t v;
     while ((c = getopt(argc, argv, "f:c:b:F:2")) != -1) {
         switch (c) {
         case 'f': if (parse_fmt(optarg, &o.format) < 0) return 1; break;
-        case 'c':
-            if (parse_size(optarg, &v) < 0 || v > UINT32_MAX) {
-                fprintf(stderr, "atoll-img: bad cluster size '%s'\n", optarg);
-                return 1;
-            }
-            o.cluster_size = (uint32_t)v;
-            break;
+        case 'c': if (parse_cluster(optarg, &o.cluster_size) < 0) return 1; break;
         case 'b': o.backing_file = optarg; break;
         case 'F': if (parse_fmt(optarg, &o.backing_format) < 0) return 1; break;
         case '2': o.qcow2_version = 2; break;
@@ -375,18 +380,11 @@ static int cmd_convert(int argc, char **argv)
     enum blk_format f = BLK_FORMAT_AUTO;
     struct blk_create_opts o = {.format = BLK_FORMAT_QCOW2};
     int c;
-    uint64_t v;
     while ((c = getopt(argc, argv, "f:O:c:2")) != -1) {
         switch (c) {
         case 'f': if (parse_fmt(optarg, &f) < 0) return 1; break;
         case 'O': if (parse_fmt(optarg, &o.format) < 0) return 1; break;
-        case 'c':
-            if (parse_size(optarg, &v) < 0 || v > UINT32_MAX) {
-                fprintf(stderr, "atoll-img: bad cluster size '%s'\n", optarg);
-                return 1;
-            }
-            o.cluster_size = (uint32_t)v;
-            break;
+        case 'c': if (parse_cluster(optarg, &o.cluster_size) < 0) return 1; break;
         case '2': o.qcow2_version = 2; break;
         default: fputs(usage, stderr); return 1;
         }
