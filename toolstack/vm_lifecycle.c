@@ -110,6 +110,23 @@ static int get_vm(struct atoll_value *const *params, const char **ref, struct at
     return ts_rpc_param_ref(params, 0, "VM", ref, err);
 }
 
+/*
+ * The prelude of a guarded operation op on the VM of params[0]: the guard taken,
+ * the power state one of states (NULL: any), op not blocked. 0 with *rt held
+ * (end it with finish), or -1 with the guard already released.
+ */
+static int op_prelude(struct ts_call *call, struct atoll_value *const *params, const char *op,
+                      const char *states, const char **ref, struct ts_vm_rt **rt,
+                      struct atoll_value **rec, struct atoll_err *err)
+{
+    if (get_vm(params, ref, err) < 0 ||
+        ts_vm_state_op_begin(*ref, op, call->task_ref, rt, rec, err) < 0)
+        return -1;
+    if ((states && require(*ref, *rec, states, err) < 0) || blocked(*ref, *rec, op, err) < 0)
+        return finish(*rt, NULL, -1, err);
+    return 0;
+}
+
 static int do_start(struct ts_call *call, const char *ref, int paused, struct atoll_err *err)
 {
     struct ts_vm_rt *rt;
@@ -172,12 +189,9 @@ static int pause_resume(struct ts_call *call, struct atoll_value *const *params,
     struct ts_vm_rt *rt;
     ATOLL_AUTOVALUE rec = NULL;
     const char *op = pause ? "pause" : "unpause";
-    if (get_vm(params, &ref, err) < 0 ||
-        ts_vm_state_op_begin(ref, op, call->task_ref, &rt, &rec, err) < 0)
+    if (op_prelude(call, params, op, pause ? "Running" : "Paused", &ref, &rt, &rec, err) < 0)
         return -1;
-    if (require(ref, rec, pause ? "Running" : "Paused", err) < 0 ||
-        blocked(ref, rec, op, err) < 0 ||
-        ts_vm_run_command(rt, pause ? "pause" : "resume", err) < 0)
+    if (ts_vm_run_command(rt, pause ? "pause" : "resume", err) < 0)
         return finish(rt, NULL, -1, err);
     return finish(rt, pause ? "Paused" : "Running", 0, err);
 }
@@ -206,12 +220,8 @@ static int do_stop(struct ts_call *call, struct atoll_value *const *params, enum
     const char *ref;
     struct ts_vm_rt *rt;
     ATOLL_AUTOVALUE rec = NULL;
-    if (get_vm(params, &ref, err) < 0 ||
-        ts_vm_state_op_begin(ref, names[k], call->task_ref, &rt, &rec, err) < 0)
+    if (op_prelude(call, params, names[k], states[k], &ref, &rt, &rec, err) < 0)
         return -1;
-    if ((states[k] && require(ref, rec, states[k], err) < 0) ||
-        blocked(ref, rec, names[k], err) < 0)
-        return finish(rt, NULL, -1, err);
     set_expect_exit(rt, 1);
     int clean = k == STOP_CLEAN || (k == STOP_EITHER && strcmp(power(rec), "Running") == 0);
     if (clean && rt->pid > 0 && ts_vm_run_clean(rt, rec, 0, err) < 0 && !rt->exited) {
@@ -260,12 +270,8 @@ static int do_reboot(struct ts_call *call, struct atoll_value *const *params, in
     struct ts_vm_rt *rt;
     ATOLL_AUTOVALUE rec = NULL;
     const char *op = hard ? "hard_reboot" : "clean_reboot";
-    if (get_vm(params, &ref, err) < 0 ||
-        ts_vm_state_op_begin(ref, op, call->task_ref, &rt, &rec, err) < 0)
+    if (op_prelude(call, params, op, hard ? "Running;Paused" : "Running", &ref, &rt, &rec, err) < 0)
         return -1;
-    if (require(ref, rec, hard ? "Running;Paused" : "Running", err) < 0 ||
-        blocked(ref, rec, op, err) < 0)
-        return finish(rt, NULL, -1, err);
     int paused = strcmp(power(rec), "Paused") == 0;
     set_expect_exit(rt, 1);
     if (!hard && ts_vm_run_clean(rt, rec, 1, err) < 0 && !rt->exited) {
@@ -423,11 +429,8 @@ static int h_destroy(struct ts_call *call, struct atoll_value *const *params, un
     const char *ref;
     struct ts_vm_rt *rt;
     ATOLL_AUTOVALUE rec = NULL;
-    if (get_vm(params, &ref, err) < 0 ||
-        ts_vm_state_op_begin(ref, "destroy", call->task_ref, &rt, &rec, err) < 0)
+    if (op_prelude(call, params, "destroy", "Halted;Suspended", &ref, &rt, &rec, err) < 0)
         return -1;
-    if (require(ref, rec, "Halted;Suspended", err) < 0 || blocked(ref, rec, "destroy", err) < 0)
-        return finish(rt, NULL, -1, err);
     const char *mref = atoll_value_struct_get_string(rec, "metrics");
     if (mref && strcmp(mref, ATOLL_REF_NULL) != 0) {
         struct atoll_err e2 = ATOLL_ERR_INIT;
