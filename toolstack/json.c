@@ -113,29 +113,6 @@ static int hexval(char c)
     return -1;
 }
 
-static void put_utf8(struct ts_strbuf *b, unsigned cp)
-{
-    char o[4];
-    if (cp < 0x80) {
-        ts_strbuf_putc(b, (char)cp);
-    } else if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        ts_strbuf_add(b, o, 2);
-    } else if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        ts_strbuf_add(b, o, 3);
-    } else {
-        o[0] = (char)(0xf0 | (cp >> 18));
-        o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[3] = (char)(0x80 | (cp & 0x3f));
-        ts_strbuf_add(b, o, 4);
-    }
-}
-
 static int read_u4(struct rd *r, unsigned *cp)
 {
     if (r->end - r->p < 4)
@@ -194,7 +171,7 @@ static char *read_string(struct rd *r, size_t *n)
             }
             if (cp == 0)
                 goto bad; /* strings never hold NUL */
-            put_utf8(&b, cp);
+            ts_strbuf_put_utf8(&b, cp);
             break;
         default:
             goto bad;

@@ -76,32 +76,6 @@ static int hex4(struct parser *p, uint32_t *out)
     return 0;
 }
 
-static void put_utf8(struct ts_strbuf *b, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (char)(0xf0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    ts_strbuf_add(b, u, n);
-}
-
 /* Parses a string at p->pos (which is '"') into b. */
 static int parse_string(struct parser *p, struct ts_strbuf *b)
 {
@@ -165,7 +139,7 @@ static int parse_string(struct parser *p, struct ts_strbuf *b)
             }
             if (cp == 0)
                 return pfail(p, "no NUL character in a string");
-            put_utf8(b, cp);
+            ts_strbuf_put_utf8(b, cp);
             break;
         }
         default:

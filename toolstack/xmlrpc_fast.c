@@ -38,20 +38,9 @@ static size_t xml_char(const unsigned char *s, size_t n)
     unsigned char c = s[0];
     if (c < 0x80)
         return c >= 0x20 || c == '\t' || c == '\n';
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (!len || len > n)
-        return 0;
-    uint32_t cp = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) || cp >= 0xfffe)) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
+    uint32_t cp = 0;
+    size_t len = ts_utf8_seq(s, n, &cp);
+    return cp == 0xfffe || cp == 0xffff ? 0 : len;
 }
 
 /* Character data up to the next '<' into c->text (reset first). 0, or -1 to decline. */
