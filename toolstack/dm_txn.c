@@ -137,6 +137,23 @@ static void inverses(struct ts_dm_txn *t, const struct ts_dm_class *c, const cha
     }
 }
 
+/*
+ * Makes rec (taken; NULL with deleted) e's version and moves the inverse ref sets
+ * along. e (of c, ref) may move in t->v afterwards (inverses add entries).
+ */
+static void txe_write(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
+                      struct txe *e, struct atoll_value *rec, int deleted)
+{
+    struct atoll_value *before = txe_live(e);
+    struct atoll_value *keep = before ? atoll_value_ref(before) : NULL;
+    atoll_value_unref(e->cur);
+    e->cur = rec;
+    e->written = 1;
+    e->deleted = deleted;
+    inverses(t, c, ref, keep, rec);
+    atoll_value_unref(keep);
+}
+
 int ts_dm_txn_put(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *ref,
                   struct atoll_value *rec, int create, struct atoll_err *err)
 {
@@ -153,13 +170,7 @@ int ts_dm_txn_put(struct ts_dm_txn *t, const struct ts_dm_class *c, const char *
         ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, c->name, ref);
         return -1;
     }
-    struct atoll_value *keep = before ? atoll_value_ref(before) : NULL;
-    atoll_value_unref(e->cur);
-    e->cur = rec;
-    e->written = 1;
-    e->deleted = 0;
-    inverses(t, c, ref, keep, rec);
-    atoll_value_unref(keep);
+    txe_write(t, c, ref, e, rec, 0);
     return 0;
 }
 
@@ -172,13 +183,7 @@ int ts_dm_txn_delete(struct ts_dm_txn *t, const struct ts_dm_class *c, const cha
         ATOLL_ERR(err, ATOLL_E_HANDLE_INVALID, c->name, ref);
         return -1;
     }
-    struct atoll_value *keep = atoll_value_ref(before);
-    atoll_value_unref(e->cur);
-    e->cur = NULL;
-    e->written = 1;
-    e->deleted = 1;
-    inverses(t, c, ref, keep, NULL);
-    atoll_value_unref(keep);
+    txe_write(t, c, ref, e, NULL, 1);
     return 0;
 }
 
