@@ -17,33 +17,12 @@
 #include "rbac.h"
 #include "rpc.h"
 #include "session.h"
+#include "rpc_call.h"
 #include "tap.h"
 
 static char dir[64];
 static struct ts_events *ev;
 
-static int rpc(const char *name, struct atoll_value **result, struct atoll_err *err, ...)
-{
-    struct atoll_value *p[TS_RPC_MAX_PARAMS + 2];
-    unsigned n = 0, flags = 0;
-    va_list ap;
-    va_start(ap, err);
-    struct atoll_value *v;
-    while ((v = va_arg(ap, struct atoll_value *)) != NULL)
-        p[n++] = v;
-    va_end(ap);
-    struct ts_rpc_request req = {
-        .method = name, .params = p, .nparams = n, .proto = TS_RPC_INTERNAL, .peer = "test"};
-    struct atoll_value *res = NULL;
-    int rc = ts_rpc_dispatch(&req, &res, &flags, err);
-    for (unsigned i = 0; i < n; i++)
-        atoll_value_unref(p[i]);
-    if (result)
-        *result = res;
-    else
-        atoll_value_unref(res);
-    return rc;
-}
 #define S(x) atoll_value_string(x)
 
 static char *login(const char *user, const char *pw)

@@ -11,36 +11,13 @@
 #include "rbac.h"
 #include "rpc.h"
 #include "session.h"
+#include "rpc_call.h"
 #include "tap.h"
 #include "workq.h"
 #include "xmlrpc.h"
 
 static char dir[64];
 
-/* Dispatches name(args...) (NULL-terminated list of values, consumed). */
-static int rpc(const char *name, struct atoll_value **result, struct atoll_err *err, ...)
-{
-    struct atoll_value *p[TS_RPC_MAX_PARAMS + 2];
-    unsigned n = 0;
-    va_list ap;
-    va_start(ap, err);
-    struct atoll_value *v;
-    while ((v = va_arg(ap, struct atoll_value *)) != NULL)
-        p[n++] = v;
-    va_end(ap);
-    struct ts_rpc_request req = {.method = name, .params = p, .nparams = n,
-                                 .proto = TS_RPC_INTERNAL, .peer = "test"};
-    unsigned flags = 0;
-    struct atoll_value *res = NULL;
-    int rc = ts_rpc_dispatch(&req, &res, &flags, err);
-    for (unsigned i = 0; i < n; i++)
-        atoll_value_unref(p[i]);
-    if (result)
-        *result = res;
-    else
-        atoll_value_unref(res);
-    return rc;
-}
 #define S(x) atoll_value_string(x)
 
 static int64_t last_default;
@@ -87,21 +64,11 @@ static int h_peek(struct ts_call *call, struct atoll_value *const *p, unsigned n
 /* ts_rpc_dispatch_nowait of name(args) (NULL-terminated, consumed); the result's string in out. */
 static int rpc_nowait(const char *name, char *out, size_t cap, struct atoll_err *err, ...)
 {
-    struct atoll_value *p[TS_RPC_MAX_PARAMS + 2];
-    unsigned n = 0;
+    struct atoll_value *res;
     va_list ap;
     va_start(ap, err);
-    struct atoll_value *v;
-    while ((v = va_arg(ap, struct atoll_value *)) != NULL)
-        p[n++] = v;
+    int rc = rpc_call_va(name, 1, &res, err, ap);
     va_end(ap);
-    struct ts_rpc_request req = {.method = name, .params = p, .nparams = n,
-                                 .proto = TS_RPC_INTERNAL, .peer = "test"};
-    unsigned flags = 0;
-    struct atoll_value *res = NULL;
-    int rc = ts_rpc_dispatch_nowait(&req, &res, &flags, err);
-    for (unsigned i = 0; i < n; i++)
-        atoll_value_unref(p[i]);
     snprintf(out, cap, "%s", res && atoll_value_get_string(res) ? atoll_value_get_string(res) : "");
     atoll_value_unref(res);
     return rc;
